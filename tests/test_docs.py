@@ -1,0 +1,21 @@
+"The docs smoke build (the stand-in for Quarto) and the README generated from nbs/index.ipynb."
+import nbformat
+import docs_smoke, make_readme
+
+def test_every_page_renders(tmp_path):
+    report = docs_smoke.render(tmp_path)
+    assert report, "no pages were processed"
+    broken = {p: q for p, q in report.items() if q}
+    assert not broken, broken
+    for page in report: assert (tmp_path / page).with_suffix(".html").stat().st_size > 1000
+    assert {"index.ipynb", "00_core.ipynb"} <= set(report)
+
+def test_broken_pages_are_caught():
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("no title here"),
+        nbformat.v4.new_code_cell("#| export\n1/0", outputs=[nbformat.v4.new_output("error", ename="ZeroDivisionError", evalue="division by zero", traceback=[])])])
+    probs = " ".join(docs_smoke.page_problems(nb))
+    assert "no title" in probs and "ZeroDivisionError" in probs and "directive was not processed" in probs
+
+def test_readme_in_sync_with_index():
+    assert (make_readme.ROOT / "README.md").read_text(encoding="utf-8") == make_readme.readme_text(), \
+        "README.md is out of date: run `python tools/make_readme.py`"
