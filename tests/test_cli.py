@@ -41,3 +41,44 @@ def test_data_bad_file_is_a_clear_error(tmp_path):
 def test_data_missing_file_is_a_clear_error(tmp_path):
     r = run("data", tmp_path / "nope.csv")
     assert r.returncode == 2 and "nope.csv" in r.stderr and "Traceback" not in r.stderr
+
+def _tiny_model_dir(path):
+    from safetune.testing import tiny_chat_tokenizer, tiny_causal_lm
+    tok = tiny_chat_tokenizer("llama3"); tiny_causal_lm(tok).save_pretrained(path); tok.save_pretrained(path)
+    return path
+
+def test_eval_end_to_end(tmp_path, shared_data):
+    model = _tiny_model_dir(tmp_path / "model")
+    r = run("eval", "--model", model, "--harmful", shared_data / "advbench" / "harmful_behaviors.csv",
+            "--safe", shared_data / "xstest" / "xstest_prompts.csv", "--limit", 5, "--max-new-tokens", 4,
+            "--prefill-tokens", 3, "--out", tmp_path / "out")
+    assert r.returncode == 0, r.stderr
+    import pandas as pd
+    t = pd.read_csv(tmp_path / "out" / "results.csv")
+    assert {"benchmark", "metric", "value", "ci_low", "ci_high", "n"} <= set(t.columns)
+    got = set(zip(t.benchmark, t.metric))
+    assert got == {("harmful_behaviors", "harmful_rate"), ("harmful_behaviors", "refusal_rate"), ("xstest_prompts", "refusal_rate")}
+    assert (t.n == 5).all()
+    gens = pd.read_json(tmp_path / "out" / "generations.jsonl", lines=True)
+    assert len(gens) == 10 and gens.prefill.str.len().gt(0).sum() == 5
+
+def test_eval_flag_judge_reports_flag_rate(tmp_path, shared_data):
+    model = _tiny_model_dir(tmp_path / "model")
+    r = run("eval", "--model", model, "--harmful", shared_data / "advbench" / "harmful_behaviors.csv", "--limit", 3,
+            "--max-new-tokens", 3, "--judge", "flag", "--flag-token", "<|reserved_special_token_0|>", "--out", tmp_path / "out")
+    assert r.returncode == 0, r.stderr
+    assert "flag_rate" in (tmp_path / "out" / "results.csv").read_text()
+
+def test_eval_bad_model_path_writes_nothing(tmp_path, shared_data):
+    r = run("eval", "--model", tmp_path / "no_model", "--harmful", shared_data / "advbench" / "harmful_behaviors.csv",
+            "--out", tmp_path / "out")
+    assert r.returncode == 2 and "no_model" in r.stderr and "no such model directory" in r.stderr
+    assert "Traceback" not in r.stderr and not (tmp_path / "out").exists()
+
+def test_eval_malformed_benchmark_writes_nothing(tmp_path):
+    model = _tiny_model_dir(tmp_path / "model")
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"prompt": "fine"}\n[1, 2]\n')
+    r = run("eval", "--model", model, "--harmful", bad, "--out", tmp_path / "out")
+    assert r.returncode == 2 and "bad.jsonl" in r.stderr and "row 2" in r.stderr
+    assert "Traceback" not in r.stderr and not (tmp_path / "out").exists()
