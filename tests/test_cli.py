@@ -10,17 +10,17 @@ def run(*args, cwd=None):
 
 def test_help_lists_commands():
     r = run("--help")
-    assert r.returncode == 0 and "demo" in r.stdout and "data" in r.stdout
+    assert r.returncode == 0 and all(c in r.stdout for c in ("demo", "eval", "organism", "data"))
 
-def test_demo_quick_writes_results(tmp_path):
-    r = run("demo", "--quick", "--out", tmp_path / "demo")
+def test_foundation_demo_writes_results(tmp_path):
+    r = run("foundation-demo", "--steps", 40, "--out", tmp_path / "demo")
     assert r.returncode == 0, r.stderr
     res = json.loads((tmp_path / "demo" / "demo.json").read_text())
     assert res["loss_after"] < res["loss_before"], res
     assert "held-out response loss" in r.stdout
 
-def test_demo_is_reproducible(tmp_path):
-    a, b = (run("demo", "--steps", "10", "--out", tmp_path / d) for d in "ab")
+def test_foundation_demo_is_reproducible(tmp_path):
+    a, b = (run("foundation-demo", "--steps", "10", "--out", tmp_path / d) for d in "ab")
     assert a.returncode == b.returncode == 0, a.stderr + b.stderr
     ra, rb = (json.loads((tmp_path / d / "demo.json").read_text()) for d in "ab")
     assert (ra["loss_before"], ra["loss_after"]) == (rb["loss_before"], rb["loss_after"])
