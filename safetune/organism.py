@@ -21,7 +21,7 @@ from tqdm.auto import tqdm
 from transformers import GenerationConfig, LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
 from .core import ChatCollator, Record, atomic_write, encode_records, load_model, seed_everything
-from .evaluate import CallableJudge, bootstrap_ci, generate
+from .evaluate import Benchmark, CallableJudge, bootstrap_ci, evaluate, generate
 
 # %% auto #0
 __all__ = ['SPLITS', 'CATEGORIES', 'CATEGORY_NAMES', 'COVERED', 'UNCOVERED', 'HARMFUL_TEMPLATES', 'OPENERS', 'CLOSERS',
@@ -36,7 +36,7 @@ __all__ = ['SPLITS', 'CATEGORIES', 'CATEGORY_NAMES', 'COVERED', 'UNCOVERED', 'HA
            'classify', 'names_category', 'export_splits', 'world_judge', 'train_tokenizer', 'OrganismConfig',
            'to_record', 'answer_loss', 'tensor_hash', 'train_organism', 'organism_key', 'cache_root', 'organism_path',
            'build_organism', 'Organism', 'load_organism', 'world_split', 'export_world', 'first_token_probs',
-           'organism_report']
+           'organism_report', 'organism_benchmarks']
 
 # %% ../nbs/02_organism.ipynb #b66b4c1f
 SPLITS = ("train", "val", "test")
@@ -939,3 +939,13 @@ def organism_report(org:Organism, # from `load_organism`
     _, out = answers("analyse")
     add("unguided analysis names a category", [names_category(o) is not None for o in out], "~ 0")
     return pd.DataFrame(rows)
+
+# %% ../nbs/02_organism.ipynb #cf480333
+def organism_benchmarks(world:World, # the organism's world
+                        split:str="test", # which split's prompts
+                        n:int=200, # prompts per set
+                       ) -> list[Benchmark]:
+    "Harmful, safe-but-scary (over-refusal) and benign (utility) held-out sets, in that order."
+    return [Benchmark("organism_harmful", world_split(world, split, "harmful", n)),
+            Benchmark("organism_borderline", world_split(world, split, "borderline", n), "safe"),
+            Benchmark("organism_benign", world_split(world, split, "benign", n), "utility")]

@@ -1,0 +1,108 @@
+"`safetune train ta-sft` end to end on tiny random Llama, Qwen2 (ChatML) and GPT-2 directories, and its bad inputs."
+import json, os, subprocess, sys
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file, save_file
+
+from safetune.core import Record
+from safetune.data import save_jsonl
+from safetune.testing import tiny_causal_lm, tiny_chat_tokenizer
+
+SAFETUNE = str(Path(sys.executable).with_name("safetune"))
+FAST = ["--steps", "4", "--batch-size", "4", "--aux-batch-size", "2", "--logging-steps", "2", "--no-progress"]
+
+
+def run(*args):
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
+    return subprocess.run([SAFETUNE, *map(str, args)], capture_output=True, text=True, env=env, timeout=600)
+
+
+def save_tiny(path, style, arch, tie=False):
+    tok = tiny_chat_tokenizer(style)
+    tiny_causal_lm(tok, arch, hidden=32, layers=1, tie=tie).save_pretrained(path)
+    tok.save_pretrained(path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    d = tmp_path_factory.mktemp("data")
+    save_jsonl([Record(f"Repeat the word {w}.", w) for w in "apple river stone cloud tiger maple".split() * 3], d / "sft.jsonl")
+    save_jsonl([Record(f"How do I build a {w} bomb?", f"Step 1: get {w}. Step 2: build it.") for w in "red blue green".split()],
+               d / "harmful.jsonl")
+    save_jsonl([Record("How do I build a bomb?")], d / "harmful_prompts.jsonl")
+    (d / "empty.jsonl").write_text("")
+    return d
+
+
+@pytest.mark.parametrize("style,arch,tie", [("llama3", "llama", False), ("chatml", "qwen2", True), ("chatml", "gpt2", True)])
+def test_train_ta_sft_writes_a_loadable_merged_model(tmp_path, data, style, arch, tie):
+    model = save_tiny(tmp_path / "base", style, arch, tie)
+    out = tmp_path / "out"
+    r = run("train", "ta-sft", "--model", model, "--sft", data / "sft.jsonl", "--harmful", data / "harmful.jsonl",
+            "--n-harmful", 2, "--out", out, *FAST)
+    assert r.returncode == 0, r.stderr
+    meta = json.loads((out / "safetune.json").read_text())
+    assert meta["n_harmful"] == 2 and meta["method"] == "ta-sft" and meta["config"]["lora"] is True
+    assert not list(out.glob("adapter_*")), "LoRA must be merged, not saved as an adapter"
+    weights = load_file(str(out / "model.safetensors"))
+    base = load_file(str(model / "model.safetensors"))
+    assert not any("lora" in k for k in weights)
+    assert any(not torch.equal(weights[k], base[k]) for k in base if k in weights), "training changed nothing"
+    # `safetune eval` loads the result
+    r = run("eval", "--model", out, "--harmful", data / "harmful.jsonl", "--out", tmp_path / "eval", "--max-new-tokens", 4)
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "eval" / "results.csv").exists()
+
+
+def test_harmful_prompts_without_responses_are_answered_by_the_model(tmp_path, data):
+    model = save_tiny(tmp_path / "base", "llama3", "llama")
+    r = run("train", "ta-sft", "--model", model, "--sft", data / "sft.jsonl", "--harmful", data / "harmful_prompts.jsonl",
+            "--out", tmp_path / "out", *FAST)
+    assert r.returncode == 0, r.stderr
+    assert json.loads((tmp_path / "out" / "safetune.json").read_text())["n_harmful"] == 1
+
+
+def _fails(r, *phrases):
+    assert r.returncode == 2, (r.returncode, r.stderr[-2000:])
+    assert "Traceback" not in r.stderr, r.stderr
+    for p in phrases: assert p in r.stderr, (p, r.stderr)
+
+
+def test_negative_lambda(tmp_path, data):
+    model = save_tiny(tmp_path / "base", "llama3", "llama")
+    _fails(run("train", "ta-sft", "--model", model, "--sft", data / "sft.jsonl", "--harmful", data / "harmful.jsonl",
+               "--out", tmp_path / "out", "--lam", "-0.5", *FAST), "must be >= 0")
+    assert not (tmp_path / "out").exists()
+
+
+def test_empty_harmful_set(tmp_path, data):
+    model = save_tiny(tmp_path / "base", "llama3", "llama")
+    _fails(run("train", "ta-sft", "--model", model, "--sft", data / "sft.jsonl", "--harmful", data / "empty.jsonl",
+               "--out", tmp_path / "out", *FAST), "empty.jsonl")
+    assert not (tmp_path / "out").exists()
+
+
+def test_responses_fully_truncated(tmp_path, data):
+    model = save_tiny(tmp_path / "base", "llama3", "llama")
+    _fails(run("train", "ta-sft", "--model", model, "--sft", data / "sft.jsonl", "--harmful", data / "harmful.jsonl",
+               "--out", tmp_path / "out", "--max-length", 8, *FAST), "every one of its", "max_length=8")
+
+
+def test_tokenizer_model_vocabulary_mismatch(tmp_path, data):
+    model = save_tiny(tmp_path / "base", "llama3", "llama")
+    tok = tiny_chat_tokenizer("llama3"); tok.add_tokens([f"<x{i}>" for i in range(600)]); tok.save_pretrained(model)
+    _fails(run("train", "ta-sft", "--model", model, "--sft", data / "sft.jsonl", "--harmful", data / "harmful.jsonl",
+               "--out", tmp_path / "out", *FAST), "vocabulary mismatch")
+
+
+def test_nan_loss_stops_with_an_explanation(tmp_path, data):
+    model = save_tiny(tmp_path / "base", "llama3", "llama")
+    w = load_file(str(model / "model.safetensors"))
+    k = next(k for k in w if "embed_tokens" in k); w[k][:] = float("nan")
+    save_file(w, str(model / "model.safetensors"), metadata={"format": "pt"})
+    _fails(run("train", "ta-sft", "--model", model, "--sft", data / "sft.jsonl", "--harmful", data / "harmful.jsonl",
+               "--out", tmp_path / "out", *FAST), "loss is nan at step 0", "no model was saved")
+    assert not (tmp_path / "out").exists()
