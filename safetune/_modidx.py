@@ -254,4 +254,5 @@ d = { 'settings': { 'branch': 'main',
                                 'safetune.train.response_ce': ('train.html#response_ce', 'safetune/train.py'),
                                 'safetune.train.save_model': ('train.html#save_model', 'safetune/train.py'),
                                 'safetune.train.shift_labels': ('train.html#shift_labels', 'safetune/train.py'),
-                                'safetune.train.train': ('train.html#train', 'safetune/train.py')}}}
+                                'safetune.train.train': ('train.html#train', 'safetune/train.py'),
+                                'safetune.train.unwrap': ('train.html#unwrap', 'safetune/train.py')}}}

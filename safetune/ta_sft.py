@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from .core import IGNORE_INDEX, Record
 from .emd import spread_bound, unit_rows
-from .train import Objective, TrainConfig, reference_logits, response_ce, shift_labels, train
+from .train import Objective, TrainConfig, reference_logits, response_ce, shift_labels, train, unwrap
 
 # %% auto #0
 __all__ = ['METHODS', 'emd_embedding', 'TASFTTerms', 'response_positions', 'ta_sft_loss', 'TASFT', 'GradientAscent',
@@ -26,6 +26,7 @@ def emd_embedding(model, # a causal LM (PEFT-wrapped or not)
                  ) -> torch.Tensor:
     "A frozen fp32 copy of the model's token embedding with unit rows, (V, d): the geometry of the semantic cost."
     if which not in ("output", "input"): raise ValueError(f"embedding must be 'output' or 'input', got {which!r}")
+    model = unwrap(model)                                          # DDP under `accelerate launch`
     emb = model.get_output_embeddings() if which == "output" else model.get_input_embeddings()
     if emb is None: raise ValueError(f"{type(model).__name__} has no {which} embedding")
     return unit_rows(emb.weight.detach().float()).clone()        # (V, d)
