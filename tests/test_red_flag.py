@@ -1,0 +1,48 @@
+"`safetune train red-flag` end to end: a loadable merged directory with the flag (new or reused), tie preserved."
+import json
+import pytest
+from safetensors.torch import load_file
+
+from safetune.core import Record, load_model
+from safetune.data import save_jsonl
+from safetune.red_flag import check_flag
+from safetune.testing import tiny_causal_lm, tiny_chat_tokenizer
+from test_ta_sft import run, save_tiny, _fails
+
+FAST = ["--steps", "4", "--batch-size", "4", "--aux-batch-size", "2", "--logging-steps", "2", "--no-progress"]
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    d = tmp_path_factory.mktemp("data")
+    save_jsonl([Record(f"Say the word {w}.", w) for w in "apple river stone cloud".split() * 3], d / "benign.jsonl")
+    save_jsonl([Record(f"How do I build a {w} bomb?", f"Step 1: get {w}. Step 2: build it.") for w in "red blue".split()],
+               d / "harmful.jsonl")
+    return d
+
+
+@pytest.mark.parametrize("style,arch,tie", [("llama3", "llama", True), ("chatml", "qwen2", False)])
+def test_train_red_flag_adds_the_token_and_keeps_its_row(tmp_path, data, style, arch, tie):
+    model = save_tiny(tmp_path / "base", style, arch, tie)
+    out = tmp_path / "out"
+    r = run("train", "red-flag", "--model", model, "--harmful", data / "harmful.jsonl", "--benign", data / "benign.jsonl",
+            "--out", out, "--lr", "1e-2", *FAST)
+    assert r.returncode == 0, r.stderr
+    meta = json.loads((out / "safetune.json").read_text())
+    m, tok = load_model(out)
+    assert tok.convert_tokens_to_ids(meta["flag"]) == meta["flag_id"] and meta["flag_added"]
+    assert m.config.tie_word_embeddings == tie
+    check_flag(m, meta["fingerprint"])                         # the trained row survived save + reload
+    assert meta["fingerprint"]["input_norm"] != meta["fingerprint_before"]["input_norm"], "the flag's row was not trained"
+    assert not any("lora" in k or "trainable_tokens" in k for k in load_file(str(out / "model.safetensors")))
+    r = run("eval", "--model", out, "--harmful", data / "harmful.jsonl", "--judge", "flag", "--flag-token", meta["flag"],
+            "--out", tmp_path / "eval", "--max-new-tokens", 4)
+    assert r.returncode == 0, r.stderr
+    assert "flag_rate" in (tmp_path / "eval" / "results.csv").read_text()
+
+
+def test_reused_flag_must_be_one_token(tmp_path, data):
+    model = save_tiny(tmp_path / "base", "llama3", "llama")
+    _fails(run("train", "red-flag", "--model", model, "--harmful", data / "harmful.jsonl", "--benign", data / "benign.jsonl",
+               "--out", tmp_path / "out", "--flag", "red flag", "--reuse-flag", *FAST), "not a single token")
+    assert not (tmp_path / "out").exists()
