@@ -89,7 +89,7 @@ def bound_vs_pot(V=2000, d=64, n=20, seed=0):
     import ot
     from safetune.emd import emd_lower_bound, make_embedding, semantic_cost
     g = torch.Generator().manual_seed(seed)
-    emb = make_embedding(V, "clustered", d=d, seed=seed) if "d" in make_embedding.__code__.co_varnames else make_embedding(V, "clustered", seed=seed)
+    emb = make_embedding(V, "clustered", d=d, seed=seed)
     p = torch.randn(n, V, generator=g, dtype=torch.float64).mul(2).softmax(-1)
     q = torch.randn(n, V, generator=g, dtype=torch.float64).mul(2).softmax(-1)
     C = semantic_cost(emb).double().numpy()

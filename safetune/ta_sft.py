@@ -13,12 +13,14 @@ import torch
 import torch.nn.functional as F
 from .core import IGNORE_INDEX, Record
 from .emd import spread_bound, unit_rows
-from .train import Objective, TrainConfig, reference_logits, response_ce, shift_labels, train, unwrap
+from .train import (Objective, TrainConfig, frozen_reference, reference_logits, require_responses, response_ce,
+                            save_model, shift_labels, train, unwrap)
 
 # %% auto #0
 __all__ = ['METHODS', 'emd_embedding', 'TASFTTerms', 'response_positions', 'ta_sft_loss', 'TASFT', 'GradientAscent',
-           'Unlikelihood', 'self_generated', 'refusal_records', 'train_ta_sft', 'organism_train_config', 'method_setup',
-           'flat_scores', 'harm_stop', 'organism_refusal', 'organism_harmful_pool', 'organism_run']
+           'Unlikelihood', 'self_generated', 'refusal_records', 'answer_missing', 'train_ta_sft',
+           'organism_train_config', 'method_setup', 'flat_scores', 'harm_stop', 'organism_refusal',
+           'organism_harmful_pool', 'organism_run']
 
 # %% ../nbs/11_ta_sft.ipynb #e2c02565
 def emd_embedding(model, # a causal LM (PEFT-wrapped or not)
@@ -151,7 +153,7 @@ class TASFT(Objective):
     uses_aux = True
     def __init__(self, lam:float=0.3, # λ >= 0, weight of the EMD term (0.3: chosen from the cliff map below)
                  target:str="onehot", # "onehot" (the harmful token) or "soft" (the frozen base model's distribution)
-                 embedding:str="output", # cost geometry: "output" (lm_head) or "input" embeddings, frozen at the first step
+                 embedding:str="output", # cost geometry: "output" (lm_head) or "input" embeddings, frozen when training starts
                  margin:float|None=None, # cap each position's EMD at this value (None: no cap)
                  chunk_size:int|None=None, # positions per chunk of the loss
                 ):
@@ -160,10 +162,14 @@ class TASFT(Objective):
         if embedding not in ("output", "input"): raise ValueError(f"embedding must be 'output' or 'input', got {embedding!r}")
         if margin is not None and not 0 < margin <= 2: raise ValueError(f"margin must be in (0, 2], got {margin}")
         self.lam, self.target, self.embedding, self.margin, self.chunk_size = lam, target, embedding, margin, chunk_size
-        self._unit = None
+        self._unit, self._frozen = None, None
+    def setup(self, model):
+        "Freeze the cost geometry (and, for soft targets without adapters, a reference copy) of the model about to train."
+        self._unit = emd_embedding(model, self.embedding)
+        self._frozen = frozen_reference(model) if self.target == "soft" else None
     def soft_target(self, model, batch, harmful) -> tuple[torch.Tensor, torch.Tensor]:
         "$(\\mu_{P_0}, \\sigma_{P_0})$ of the base model at every harmful response position, (N_h, d) and (N_h,)."
-        ref = reference_logits(model, batch, harmful)              # (B_h, T, V), no grad
+        ref = reference_logits(model, batch, harmful, self._frozen)   # (B_h, T, V), no grad
         y = shift_labels(batch["labels"][harmful]).flatten()
         idx = (y != IGNORE_INDEX).nonzero()[:, 0]                  # same order as in `ta_sft_loss`
         flat, chunk = ref.reshape(-1, ref.shape[-1]), self.chunk_size or _auto_chunk(ref.shape[-1])
@@ -171,7 +177,7 @@ class TASFT(Objective):
                         for s in range(0, len(idx), chunk)])       # (N_h, d)
         return mu, (1 - mu.pow(2).sum(-1)).clamp_min(0).sqrt()
     def __call__(self, model, batch):
-        if self._unit is None: self._unit = emd_embedding(model, self.embedding).to(batch["input_ids"].device)
+        if self._unit is None: self.setup(model)                   # called directly, outside `ObjectiveTrainer`
         harmful = batch["part"].bool()
         mu_q, sd_q = self.soft_target(model, batch, harmful) if self.target == "soft" else (None, None)
         t = ta_sft_loss(_forward(model, batch), batch["labels"], harmful, self._unit, self.lam, mu_q, sd_q,
@@ -230,6 +236,11 @@ def refusal_records(records:list[Record], make=None, # `make(record) -> str`, th
     make = make or (lambda r: "I'm sorry, but I can't help with that.")
     return [Record(r.prompt, make(r), r.system, r.category, f"refusal:{r.source}", dict(r.meta)) for r in records]
 
+def answer_missing(model, tokenizer, records:list[Record], progress:bool=True) -> list[Record]:
+    "`records`, with the model's own (greedy) answers where a record has no response."
+    todo = [r for r in records if not r.response]
+    return [r for r in records if r.response] + (self_generated(model, tokenizer, todo, progress=progress) if todo else [])
+
 # %% ../nbs/11_ta_sft.ipynb #12f05318
 def train_ta_sft(model:str, # local HF model directory (or hub id)
                  sft:str, # main (safety-unrelated) instruction data with responses
@@ -243,25 +254,19 @@ def train_ta_sft(model:str, # local HF model directory (or hub id)
     "Train `model` with TA-SFT on the files and save the merged model into `out`; returns the run's metadata."
     from safetune.core import load_model
     from safetune.data import load_benchmark
-    from safetune.train import save_model
     cfg, objective = cfg or TrainConfig(), objective or TASFT()
     if n_harmful is not None and n_harmful < 1: raise ValueError(f"--n-harmful must be >= 1, got {n_harmful}")
     main, harm = load_benchmark(sft), load_benchmark(harmful)[:n_harmful]
     if not main: raise ValueError(f"{sft}: no records")
     if not harm: raise ValueError(f"{harmful}: no records (the harmful set is empty)")
-    if missing := [i for i, r in enumerate(main) if not r.response]:
-        raise ValueError(f"{sft}: row {missing[0] + 1}: no response ({len(missing)} rows without one); SFT data needs responses")
+    require_responses(main, sft)
     m, tok = load_model(model)
-    if any(not r.response for r in harm):
-        gen = self_generated(m, tok, [r for r in harm if not r.response], progress=progress)
-        harm = [r for r in harm if r.response] + gen
+    harm = answer_missing(m, tok, harm, progress)
     res = train(m, tok, objective, main, harm, cfg, progress=progress)
     meta = dict(method="ta-sft", objective=repr(objective), config=vars(cfg), base_model=str(model), sft=str(sft),
                 harmful=str(harmful), n_sft=len(main), n_harmful=len(harm), train_seconds=round(res.seconds, 1),
                 final=res.history.iloc[-1].to_dict() if len(res.history) else {})
-    save_model(res.model, tok, out, meta)
-    from safetune.core import atomic_write
-    with atomic_write(Path(out)/"train_log.csv") as f: res.history.to_csv(f, index=False)
+    save_model(res.model, tok, out, meta, res.history)
     return meta
 
 # %% ../nbs/11_ta_sft.ipynb #be1451f7
