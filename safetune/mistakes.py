@@ -18,7 +18,7 @@ from .data import save_jsonl
 __all__ = ['ORGANISM_TEMPLATES', 'REVISE_TEMPLATE', 'MISTAKE_SETUPS', 'MistakeTemplates', 'record_key', 'read_jsonl', 'run_stage',
            'induce', 'from_dataset', 'analysis_problem', 'analyse', 'unguided_examples', 'check_context_only',
            'guided_responses', 'train_mistakes', 'critique_revise', 'organism_mistake_data', 'organism_mistake_run',
-           'hinted', 'organism_mistake_scores']
+           'organism_mistake_scores']
 
 # %% ../nbs/30_mistakes.ipynb #a902a168
 @dataclass
@@ -297,10 +297,6 @@ def organism_mistake_run(org, data:dict, setup:str="mistake analysis", seed:int=
                       scheduler="constant_with_warmup", logging_steps=max(1, steps // 2), seed=seed)
     res = train(load_model(org.path)[0], org.tokenizer, SFT(), main, aux, cfg, progress=False)
     return res.model.eval(), res.seconds
-
-def hinted(records:list[Record], templates:MistakeTemplates=MistakeTemplates()) -> list[Record]:
-    "`records` with the positive hint in their prompts (responses kept: utility references)."
-    return [replace(r, prompt=templates.guided_response.format(prompt=r.prompt)) for r in records]
 
 def organism_mistake_scores(model, tokenizer, world, hint:bool=False, split:str="test", n:int=100) -> dict:
     "Harmful, refusal, explained refusals, over-refusal, utility (hint: under `SAFE_SYSTEM`) and unguided self-criticism."

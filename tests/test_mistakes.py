@@ -1,5 +1,5 @@
 "`safetune train mistakes` end to end (tiny random Llama and the organism), resuming, and its bad inputs."
-import json, os, subprocess, sys
+import json
 from pathlib import Path
 
 import pytest
@@ -7,14 +7,9 @@ import pytest
 from safetune.core import Record
 from safetune.data import save_jsonl
 from safetune.testing import tiny_causal_lm, tiny_chat_tokenizer
+from test_ta_sft import run
 
-SAFETUNE = str(Path(sys.executable).with_name("safetune"))
 FAST = ["--steps", "3", "--batch-size", "4", "--logging-steps", "1", "--no-progress"]
-
-
-def run(*args):
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
-    return subprocess.run([SAFETUNE, *map(str, args)], capture_output=True, text=True, env=env, timeout=600)
 
 
 def lines(p): return [json.loads(l) for l in Path(p).read_text().splitlines()]
