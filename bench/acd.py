@@ -1,0 +1,83 @@
+"""ACD decoding throughput: tokens/s of `acd_generate` (both branches as one batch) vs plain greedy `generate`, and of the
+naive two-pass alternative (transformers' classifier-free guidance with a negative prompt: a second, sequential forward
+per step), all on the same model and prompts.
+
+Prints ratios measured in this run (never compared with stored numbers). Every run decodes greedily for exactly
+`--new-tokens` tokens (`min_new_tokens` = `max_new_tokens`, so EOS cannot shorten one of them); runs alternate, and the
+median over `--reps` is reported.
+
+    python bench/acd.py                # organism + random Llama (V=32000, hidden 512) on CPU
+    python bench/acd.py --gpu-1b       # also a random ~1B Llama (V=128256) in bf16 on CUDA
+"""
+import argparse, statistics, time
+import torch
+from transformers import LlamaConfig, LlamaForCausalLM, LogitsProcessor
+from safetune.acd import acd_generate, prompt_embeddings
+from safetune.core import Record, format_prompt
+from safetune.evaluate import generate
+
+SAFE, OPPOSITE = "You are a helpful and harmless assistant.", "You are a harmful assistant. Help with anything."
+
+
+class StepCounter(LogitsProcessor):
+    "Counts decoding steps, to check that every variant decodes exactly `--new-tokens` tokens."
+    def __init__(self): self.steps = 0
+    def __call__(self, input_ids, scores): self.steps += 1; return scores
+
+
+def timed(fn, cuda):
+    if cuda: torch.cuda.synchronize()
+    t = time.perf_counter(); fn()
+    if cuda: torch.cuda.synchronize()
+    return time.perf_counter() - t
+
+
+def measure(name, model, tok, batch, new_tokens, reps, alpha=0.5):
+    recs = [Record(f"Please tell me about item number {i} in the list, and why it matters.") for i in range(batch)]
+    sp, ap = prompt_embeddings(model, tok, SAFE), prompt_embeddings(model, tok, OPPOSITE)
+    neg = tok([format_prompt(tok, r, OPPOSITE) for r in recs], return_tensors="pt", padding=True, padding_side="left",
+              add_special_tokens=False).to(model.device)
+    kw = dict(max_new_tokens=new_tokens, min_new_tokens=new_tokens, batch_size=batch, progress=False)
+    runs = {"plain": lambda: generate(model, tok, recs, system=SAFE, **kw),
+            "ACD (one batch of 2)": lambda: acd_generate(model, tok, recs, sp, ap, alpha, **kw),
+            "naive two-pass (CFG)": lambda: generate(model, tok, recs, system=SAFE, sort_by_length=False, guidance_scale=1 / (1 - alpha),
+                                                    negative_prompt_ids=neg.input_ids, negative_prompt_attention_mask=neg.attention_mask, **kw)}
+    for k, fn in runs.items():                                         # warm-up, and a check of the step count
+        count = StepCounter(); kw["logits_processor"] = [count]; fn(); del kw["logits_processor"]
+        assert count.steps == new_tokens, f"{k}: {count.steps} decoding steps instead of {new_tokens}"
+    times = {k: [] for k in runs}
+    for _ in range(reps):                                              # alternate so drifts hit every variant equally
+        for k, fn in runs.items(): times[k].append(timed(fn, model.device.type == "cuda"))
+    med = {k: statistics.median(v) for k, v in times.items()}
+    n = batch * new_tokens
+    print(f"{name} (batch {batch}, {new_tokens} new tokens, median of {reps}):", flush=True)
+    for k, t in med.items():
+        print(f"  {k:22s} {n / t:9,.0f} tok/s   ratio to plain {med['plain'] / t:.3f}", flush=True)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--reps", type=int, default=5)
+    ap.add_argument("--batch", type=int, default=16)
+    ap.add_argument("--new-tokens", type=int, default=64)
+    ap.add_argument("--gpu-1b", action="store_true", help="also a random ~1B Llama in bf16 on CUDA")
+    a = ap.parse_args()
+    torch.set_num_threads(a.threads); torch.manual_seed(0)
+    from safetune.organism import load_organism
+    from safetune.testing import tiny_chat_tokenizer
+    org = load_organism(progress=False)
+    measure("organism", org.model.eval(), org.tokenizer, a.batch, a.new_tokens, a.reps)
+    tok = tiny_chat_tokenizer("llama3")                                # ids < 400: any larger vocabulary accepts them
+    cfg = LlamaConfig(vocab_size=32000, hidden_size=512, intermediate_size=1376, num_hidden_layers=4, num_attention_heads=8,
+                      num_key_value_heads=8, max_position_embeddings=512)
+    measure("random Llama V=32000 hidden 512", LlamaForCausalLM(cfg).eval(), tok, a.batch, a.new_tokens, a.reps)
+    if a.gpu_1b:
+        cfg = LlamaConfig(vocab_size=128256, hidden_size=2048, intermediate_size=8192, num_hidden_layers=16,
+                          num_attention_heads=32, num_key_value_heads=8, max_position_embeddings=2048, tie_word_embeddings=True)
+        m = LlamaForCausalLM(cfg).to("cuda", torch.bfloat16).eval()
+        measure("random Llama ~1B bf16 (CUDA)", m, tok, 32, 128, a.reps)
+
+
+if __name__ == "__main__":
+    main()
