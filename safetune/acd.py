@@ -264,7 +264,7 @@ class OppositePrompts:
         if not path.is_file(): raise FileNotFoundError(f"{path}: no such soft-prompt file")
         raw = path.read_bytes()
         try: tensors = st_load(raw)
-        except (SafetensorError, Exception) as e: raise ValueError(f"{path}: not a safetensors soft-prompt file ({e})") from None
+        except SafetensorError as e: raise ValueError(f"{path}: not a safetensors soft-prompt file ({e})") from None
         if set(tensors) != {"safe", "adversarial"}:
             raise ValueError(f"{path}: expected tensors 'safe' and 'adversarial', found {sorted(tensors)}")
         n = int.from_bytes(raw[:8], "little")
