@@ -7,9 +7,10 @@ them); runs alternate, and the median over `--reps` is reported.
     python bench/red_flag.py                # organism + random Llama (V=32000, hidden 512) on CPU
     python bench/red_flag.py --gpu-1b       # also a random ~1B Llama (V=128256) in bf16 on CUDA
 """
-import argparse, statistics, time
+import statistics, time
 import torch
-from transformers import LlamaConfig, LlamaForCausalLM, LogitsProcessorList
+from transformers import LogitsProcessorList
+from common import decoding_args, random_llama_1b_cuda, random_llama_cpu
 from safetune.red_flag import FlagDetector
 
 
@@ -38,26 +39,12 @@ def measure(name, model, vocab, batch, prompt_len, new_tokens, reps, device):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--reps", type=int, default=7)
-    ap.add_argument("--batch", type=int, default=16)
-    ap.add_argument("--new-tokens", type=int, default=64)
-    ap.add_argument("--gpu-1b", action="store_true", help="also a random ~1B Llama in bf16 on CUDA")
-    a = ap.parse_args()
-    torch.set_num_threads(a.threads); torch.manual_seed(0)
+    a = decoding_args(__doc__, reps=7)
     from safetune.organism import load_organism
     org = load_organism(progress=False)
     measure("organism", org.model.eval(), len(org.tokenizer), a.batch, 32, a.new_tokens, a.reps, "cpu")
-    cfg = LlamaConfig(vocab_size=32000, hidden_size=512, intermediate_size=1376, num_hidden_layers=4, num_attention_heads=8,
-                      num_key_value_heads=8, max_position_embeddings=512)
-    measure("random Llama V=32000 hidden 512", LlamaForCausalLM(cfg).eval(), 32000, a.batch, 32, a.new_tokens, a.reps, "cpu")
-    if a.gpu_1b:
-        cfg = LlamaConfig(vocab_size=128256, hidden_size=2048, intermediate_size=8192, num_hidden_layers=16,
-                          num_attention_heads=32, num_key_value_heads=8, max_position_embeddings=2048, tie_word_embeddings=True)
-        m = LlamaForCausalLM(cfg).to("cuda", torch.bfloat16).eval()
-        measure("random Llama ~1B bf16 (CUDA)", m, 128256, 32, 64, 128, a.reps, "cuda")
-
+    measure("random Llama V=32000 hidden 512", random_llama_cpu(), 32000, a.batch, 32, a.new_tokens, a.reps, "cpu")
+    if a.gpu_1b: measure("random Llama ~1B bf16 (CUDA)", random_llama_1b_cuda(), 128256, 32, 64, 128, a.reps, "cuda")
 
 if __name__ == "__main__":
     main()

@@ -13,21 +13,21 @@ import pandas as pd
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from safetensors import SafetensorError
-from safetensors.torch import load as st_load, save as st_save
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import save as st_save
 from tqdm.auto import tqdm
 from transformers import LogitsProcessor, LogitsProcessorList, TemperatureLogitsWarper, TopPLogitsWarper, TrainingArguments
 from transformers.trainer_callback import PrinterCallback
 from .core import (IGNORE_INDEX, ChatTemplateError, Record, atomic_write, ensure_pad_token, format_chat,
                            format_prompt, seed_everything, supports_system_role)
 from .evaluate import Generation, RefusalJudge, _strip_trailing, generate, stop_token_ids
-from .train import Objective, ObjectiveTrainer, shift_labels
+from .train import Objective, ObjectiveTrainer, shift_labels, unlikelihood
 
 # %% auto #0
 __all__ = ['PAPER_SAFE', 'PAPER_OPPOSITE', 'PARTITIONS', 'SYSTEM_KINDS', 'REFUSAL_FALLBACKS', 'SLOT', 'TERMS', 'Prompt',
            'EmptyPartitionError', 'partition_of', 'anchor_data', 'partitions', 'placement', 'prompt_embeddings',
-           'encode_with_slot', 'splice', 'position_ids', 'SoftPromptModel', 'unlikelihood', 'OppositePromptLoss',
-           'SoftPromptCollator', 'ACDConfig', 'fit_prompt', 'OppositePrompts', 'fit_opposite_prompts', 'check_alpha',
+           'encode_with_slot', 'splice', 'position_ids', 'SoftPromptModel', 'OppositePromptLoss', 'SoftPromptCollator',
+           'ACDConfig', 'fit_prompt', 'OppositePrompts', 'fit_opposite_prompts', 'check_alpha',
            'ContrastiveLogitsProcessor', 'acd_generate', 'ContrastiveDecoding', 'acd_baselines', 'acd_scores',
            'acd_fit']
 
@@ -134,7 +134,7 @@ def encode_with_slot(tokenizer, record:Record, # `record.system` is ignored: the
     l, r = tokenizer([left, right], add_special_tokens=False)["input_ids"]
     c = tokenizer(completion, add_special_tokens=False)["input_ids"] if completion else []
     if max_response_tokens is not None: c = c[:max_response_tokens]
-    ids = l + [tokenizer.pad_token_id] * n_soft + r + c
+    ids = l + [ensure_pad_token(tokenizer).pad_token_id] * n_soft + r + c   # placeholder ids: `splice` overwrites them
     return dict(input_ids=ids, attention_mask=[1] * len(ids), soft_mask=[0] * len(l) + [1] * n_soft + [0] * (len(r) + len(c)),
                 labels=[IGNORE_INDEX] * (len(l) + n_soft + len(r)) + c)
 
@@ -166,10 +166,6 @@ class SoftPromptModel(nn.Module):
         return self.model(inputs_embeds=emb, attention_mask=attention_mask, position_ids=position_ids(attention_mask)).logits
 
 TERMS = {"safe": dict(D_S="ce", D_HR="ce", D_HA="ul"), "adversarial": dict(D_S="ce", D_HR="ul", D_HA="ce")}
-
-def unlikelihood(logp:torch.Tensor) -> torch.Tensor:
-    "Mean −log(1 − p) of token log-probabilities `logp` (N,), finite as p → 1."
-    return -torch.log1p(-logp.exp().clamp(max=1 - 1e-6)).mean()
 
 class OppositePromptLoss(Objective):
     "L_SP (`role='safe'`) or L_AP (`role='adversarial'`): CE or UL per anchor partition, equal weights."
@@ -225,6 +221,7 @@ def fit_prompt(model, tokenizer, anchor:list[Record], # partitioned anchor pairs
     data = [dict(**encode_with_slot(tokenizer, r, len(init), max_response_tokens=cfg.max_response_tokens),
                  partition=PARTITIONS.index(r.meta["partition"])) for r in anchor if r.meta.get("partition") in PARTITIONS]
     if not data: raise EmptyPartitionError("no partitioned anchor pairs to optimise on (run `partitions` first)")
+    flags = {k: p.requires_grad for k, p in model.named_parameters()}   # restored afterwards: the model is only borrowed
     wrapper = SoftPromptModel(model, init)
     with tempfile.TemporaryDirectory() as tmp:
         args = TrainingArguments(output_dir=tmp, num_train_epochs=cfg.epochs, per_device_train_batch_size=min(cfg.batch_size, len(data)),
@@ -236,8 +233,9 @@ def fit_prompt(model, tokenizer, anchor:list[Record], # partitioned anchor pairs
                                    objective=OppositePromptLoss(role))
         if not progress: trainer.remove_callback(PrinterCallback)
         t0 = time.time(); trainer.train(); secs = time.time() - t0
-    touched = [k for k, p in model.named_parameters() if p.requires_grad or p.grad is not None]
+    touched = [k for k, p in model.named_parameters() if p.grad is not None]
     if touched: raise RuntimeError(f"the model must stay frozen, but these parameters have gradients: {touched[:3]}")
+    for k, p in model.named_parameters(): p.requires_grad_(flags[k])
     hist = pd.DataFrame([r for r in trainer.state.log_history if "loss" in r])
     return wrapper.prompt.detach().clone(), hist, secs
 
@@ -249,6 +247,7 @@ class OppositePrompts:
     adversarial: torch.Tensor
     meta: dict = field(default_factory=dict)
     path: Path|None = None # where it was loaded from, for messages
+    history: dict = field(default_factory=dict, repr=False) # training log per prompt (after `fit_opposite_prompts`)
 
     def save(self, path) -> Path:
         "Write both prompts and `meta` to a safetensors file, atomically."
@@ -262,14 +261,12 @@ class OppositePrompts:
         "Read a file written by `save`; with `model` (and `tokenizer`), `check` that they fit."
         path = Path(path)
         if not path.is_file(): raise FileNotFoundError(f"{path}: no such soft-prompt file")
-        raw = path.read_bytes()
-        try: tensors = st_load(raw)
+        try:
+            with safe_open(path, "pt") as f:
+                if set(f.keys()) != {"safe", "adversarial"}:
+                    raise ValueError(f"{path}: expected tensors 'safe' and 'adversarial', found {sorted(f.keys())}")
+                out = cls(f.get_tensor("safe"), f.get_tensor("adversarial"), json.loads((f.metadata() or {}).get("safetune", "{}")), path)
         except SafetensorError as e: raise ValueError(f"{path}: not a safetensors soft-prompt file ({e})") from None
-        if set(tensors) != {"safe", "adversarial"}:
-            raise ValueError(f"{path}: expected tensors 'safe' and 'adversarial', found {sorted(tensors)}")
-        n = int.from_bytes(raw[:8], "little")
-        meta = json.loads(json.loads(raw[8:8 + n]).get("__metadata__", {}).get("safetune", "{}"))
-        out = cls(tensors["safe"], tensors["adversarial"], meta, path)
         return out.check(model, tokenizer) if model is not None else out
 
     def check(self, model, tokenizer=None) -> OppositePrompts:
@@ -301,9 +298,7 @@ def fit_opposite_prompts(model, tokenizer, anchor:list[Record], # partitioned an
                 adversarial_init=adversarial_init, config=vars(cfg), fit_seconds={k: round(v[2], 2) for k, v in fits.items()},
                 anchor={p: sum(r.meta.get("partition") == p for r in anchor) for p in PARTITIONS},
                 final_loss={k: v[1].iloc[-1].to_dict() if len(v[1]) else {} for k, v in fits.items()})
-    out = OppositePrompts(fits["safe"][0], fits["adversarial"][0], meta)
-    out.history = {k: v[1] for k, v in fits.items()}
-    return out
+    return OppositePrompts(fits["safe"][0], fits["adversarial"][0], meta, history={k: v[1] for k, v in fits.items()})
 
 # %% ../nbs/40_acd.ipynb #eb4d66fc
 def check_alpha(alpha) -> float:
@@ -431,7 +426,7 @@ def acd_baselines(prompts:OppositePrompts, safe_system:str, opposite_system:str,
             "ACD": ContrastiveDecoding(prompts.safe, prompts.adversarial, alpha, plausibility)}
 
 def acd_scores(model, tokenizer, benchmarks, decoders:dict, attack=None, **kw) -> pd.DataFrame:
-    "One row per decoder: harmful, harmless (neither harmful nor degenerate), refusal, degenerate, over-refusal and utility rates."
+    "On the organism's benchmarks, judged by its world judge: one row per decoder with harmful, harmless (neither harmful nor degenerate), refusal, degenerate, over-refusal and utility rates."
     from safetune.evaluate import evaluate
     from safetune.organism import world_judge
     rows = []

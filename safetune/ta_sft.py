@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from .core import IGNORE_INDEX, Record
 from .emd import spread_bound, unit_rows
 from .train import (Objective, TrainConfig, frozen_reference, reference_logits, require_responses, response_ce,
-                            save_model, shift_labels, train, unwrap)
+                            save_model, shift_labels, train, unlikelihood, unwrap)
 
 # %% auto #0
 __all__ = ['METHODS', 'emd_embedding', 'TASFTTerms', 'response_positions', 'ta_sft_loss', 'TASFT', 'GradientAscent',
@@ -210,7 +210,7 @@ class GradientAscent(_HarmPenalty):
 class Unlikelihood(_HarmPenalty):
     "Baseline: CE on main rows + λ · mean −log(1 − p(w_t)) on the harmful rows (Welleck et al.)."
     def penalty(self, logp):
-        ul = -torch.log1p(-logp.exp().clamp(max=1 - 1e-6)).mean()   # −log(1 − p), finite as p → 1
+        ul = unlikelihood(logp)
         return ul, {"ul_h": ul.item(), "p_h": logp.exp().mean().item()}
 
 # %% ../nbs/11_ta_sft.ipynb #c98f4961

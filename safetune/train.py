@@ -21,8 +21,9 @@ from .core import IGNORE_INDEX, ChatCollator, Record, atomic_write, encode_recor
 
 # %% auto #0
 __all__ = ['TrainConfig', 'StepMixture', 'MixtureCollator', 'attention_targets', 'add_lora', 'merged', 'save_model', 'Objective',
-           'shift_labels', 'response_ce', 'SFT', 'unwrap', 'frozen_reference', 'reference_logits', 'NonFiniteLossError',
-           'ObjectiveTrainer', 'ProbeCallback', 'StopWhen', 'TrainResult', 'check_vocab', 'require_responses', 'train']
+           'shift_labels', 'response_ce', 'unlikelihood', 'SFT', 'unwrap', 'frozen_reference', 'reference_logits',
+           'NonFiniteLossError', 'ObjectiveTrainer', 'ProbeCallback', 'StopWhen', 'TrainResult', 'check_vocab',
+           'require_responses', 'train']
 
 # %% ../nbs/04_train.ipynb #bf05b5c4
 @dataclass
@@ -160,6 +161,10 @@ def response_ce(logits:torch.Tensor, # (B, T, V)
     if rows is not None: y = y.masked_fill(~rows[:, None], IGNORE_INDEX)
     if not (y != IGNORE_INDEX).any(): return logits.sum() * 0.0  # no response token: a zero that keeps the graph
     return F.cross_entropy(logits.flatten(0, 1).float(), y.flatten(), ignore_index=IGNORE_INDEX)
+
+def unlikelihood(logp:torch.Tensor) -> torch.Tensor:
+    "Mean −log(1 − p) of token log-probabilities `logp` (N,), finite as p → 1."
+    return -torch.log1p(-logp.exp().clamp(max=1 - 1e-6)).mean()
 
 class SFT(Objective):
     "Plain SFT: the model's own causal-LM loss over every response token in the batch."

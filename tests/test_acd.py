@@ -68,6 +68,10 @@ def test_never_refusing_model_empty_partition_then_fallback(tiny, tmp_path):
     from safetune.acd import OppositePrompts
     meta = OppositePrompts.load(tmp_path / "p.safetensors").meta
     assert meta["refusal_fallback"] and meta["anchor"]["D_HR"] == 3
+    g = run("acd", "generate", "--model", tiny / "model", "--prompts", tmp_path / "p.safetensors", "--input", tiny / "safe.jsonl",
+            "--sample", "--max-new-tokens", "4", "--out", tmp_path / "answers.jsonl")
+    assert g.returncode == 0, g.stderr
+    assert [a["prompt"] for a in lines(tmp_path / "answers.jsonl")] == [f"Repeat the word {w}." for w in "apple river stone cloud".split()]
     _fails(run(*args, "--out", tmp_path / "p.pt"), "must be a .safetensors file")
 
 
