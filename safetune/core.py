@@ -16,6 +16,7 @@ import torch
 from jinja2.exceptions import TemplateError
 from transformers import (AutoModelForCausalLM, AutoTokenizer, DataCollatorForSeq2Seq, PreTrainedModel,
                           PreTrainedTokenizerBase, set_seed)
+from transformers.utils import logging as hf_logging
 
 # %% auto #0
 __all__ = ['IGNORE_INDEX', 'Record', 'seed_everything', 'ChatTemplateError', 'get_chat_template', 'supports_system_role',
@@ -204,8 +205,9 @@ def atomic_write(path:str|Path, # the file to (re)write
 # %% ../nbs/00_core.ipynb #b9f36d80
 def load_model(name_or_path:str|Path, # a local model directory or a hub id
                dtype:str|torch.dtype="auto", # "auto" keeps the checkpoint's dtype
-               device:str|None=None, # e.g. "cuda"; None leaves the model on the CPU
+               device:str|None=None, # e.g. "cuda:1"; None: the GPU when one is visible, else the CPU
                trust_remote_code:bool=False, # run Python code shipped with the checkpoint (only for sources you trust)
+               progress:bool=True, # show transformers' weight-loading progress bar
               ) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
     "Load a causal LM and its tokenizer: safetensors only, no remote code by default."
     p = Path(name_or_path)
@@ -217,6 +219,11 @@ def load_model(name_or_path:str|Path, # a local model directory or a hub id
             raise FileNotFoundError(f"{name_or_path}: no .safetensors weights (safetune loads safetensors only; convert "
                                     "pickle checkpoints you trust with `model.save_pretrained(dir)`)")
     tok = AutoTokenizer.from_pretrained(str(name_or_path), trust_remote_code=trust_remote_code)
-    model = AutoModelForCausalLM.from_pretrained(str(name_or_path), dtype=dtype, use_safetensors=True,
-                                                 trust_remote_code=trust_remote_code)
+    bars = hf_logging.is_progress_bar_enabled()
+    if not progress: hf_logging.disable_progress_bar()
+    try: model = AutoModelForCausalLM.from_pretrained(str(name_or_path), dtype=dtype, use_safetensors=True,
+                                                      trust_remote_code=trust_remote_code)
+    finally:
+        if bars and not progress: hf_logging.enable_progress_bar()
+    device = device or ("cuda" if torch.cuda.is_available() else None)   # generation in the CLI runs where training does
     return (model.to(device) if device else model).eval(), tok

@@ -284,7 +284,8 @@ def organism_mistake_data(org, n_prompts:int=300, seed:int=0, progress:bool=Fals
                 safe=guided_responses(org.model, tok, red, judge, T, system=SAFE_SYSTEM, seed=seed, progress=progress),
                 revisions=critique_revise(org.model, tok, analyses, seed=seed, progress=progress))
 
-def organism_mistake_run(org, data:dict, setup:str="mistake analysis", seed:int=0, steps:int=80, lr:float=3e-4):
+def organism_mistake_run(org, data:dict, setup:str="mistake analysis", seed:int=0, steps:int=80, lr:float=3e-4,
+                         callbacks:list|None=None): # e.g. a `ProbeCallback`
     "Train one set-up of `MISTAKE_SETUPS` on the organism; returns (model, seconds)."
     from safetune.core import load_model
     from safetune.organism import world_split
@@ -295,7 +296,7 @@ def organism_mistake_run(org, data:dict, setup:str="mistake analysis", seed:int=
            "critique-revise": [r for r in data["revisions"] if r.meta["kept"]]}[setup]
     cfg = TrainConfig(steps=steps, batch_size=16, aux_batch_size=4 if aux else 0, lr=lr, lora=False, max_length=128,
                       scheduler="constant_with_warmup", logging_steps=max(1, steps // 2), seed=seed)
-    res = train(load_model(org.path)[0], org.tokenizer, SFT(), main, aux, cfg, progress=False)
+    res = train(load_model(org.path)[0], org.tokenizer, SFT(), main, aux, cfg, callbacks, progress=False)
     return res.model.eval(), res.seconds
 
 def organism_mistake_scores(model, tokenizer, world, hint:bool=False, split:str="test", n:int=100) -> dict:

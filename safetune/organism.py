@@ -862,7 +862,7 @@ def load_organism(config:OrganismConfig|None=None, # None: the default organism
         if rebuild and path.exists(): shutil.rmtree(path)
         if not (path/"organism.json").exists():
             build_organism(cfg, path, progress); built = True
-    model, tok = load_model(path, device=device)
+    model, tok = load_model(path, device=device, progress=progress)
     return Organism(model, tok, World(cfg.seed), path, cfg, built)
 
 # %% ../nbs/02_organism.ipynb #1d75e388

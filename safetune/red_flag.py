@@ -93,7 +93,15 @@ class RedFlagCollator:
     "Batches of benign (`part` 0) and harmful (`part` 1) examples; harmful ones get the flag at a random cut point."
     def __init__(self, tokenizer, flag_id:int, k:int=0, fixed:bool=False, seed:int=0):
         self.pad, self.flag_id, self.k, self.fixed = ensure_pad_token(tokenizer).pad_token_id, flag_id, k, fixed
-        self.rng = random.Random(seed)
+        self.seed, self._rng = seed, None
+    @property
+    def rng(self) -> random.Random:
+        "The cut points' generator: seeded with `seed`, and with the rank too in processes other than the main one (`accelerate launch`)."
+        if self._rng is None:                                      # made at the first batch, once the rank is known
+            from safetune.train import process_info
+            rank = process_info()[0]
+            self._rng = random.Random(self.seed if rank == 0 else f"{self.seed}/rank{rank}")
+        return self._rng
     def __call__(self, features):
         rows = []
         for f in features:
@@ -209,18 +217,19 @@ def train_red_flag(model:str, # local HF model directory (or hub id)
                    progress:bool=True,
                   ) -> dict:
     "Train the red flag token into `model` and save the merged model (flag included, tie preserved) into `out`."
-    from safetune.core import load_model
+    from safetune.core import load_model, seed_everything
     from safetune.data import load_benchmark
     from safetune.ta_sft import answer_missing
-    from safetune.train import TrainConfig, merged, require_responses, save_model, train
+    from safetune.train import TrainConfig, is_main_process, merged, require_responses, save_model, train
     cfg = cfg or TrainConfig()
     harm, ben = load_benchmark(harmful), load_benchmark(benign)
     if not harm: raise ValueError(f"{harmful}: no records (the harmful set is empty)")
     require_responses(ben, benign)
     m, tok = load_model(model)
+    seed_everything(cfg.seed)                                      # a new flag's row is drawn at random: the same in every process and rerun
     ft = add_flag_token(m, tok, flag, reuse_flag)
     fp0 = flag_fingerprint(m, ft.id)
-    harm = answer_missing(m, tok, harm, progress)
+    harm = answer_missing(m, tok, harm, progress and is_main_process())   # every process answers alike; one bar
     res = train(m, tok, RedFlag(ft.id, **(objective_kwargs or {})), ben, harm, cfg, progress=progress,
                 collator=RedFlagCollator(tok, ft.id, k, fixed, cfg.seed), peft_kwargs={"trainable_token_indices": [ft.id]})
     final = merged(res.model)
@@ -228,9 +237,10 @@ def train_red_flag(model:str, # local HF model directory (or hub id)
     meta = dict(method="red-flag", flag=ft.text, flag_id=ft.id, flag_added=ft.added, fingerprint=fp, fingerprint_before=fp0,
                 base_model=str(model),
                 harmful=str(harmful), benign=str(benign), n_harmful=len(harm), n_benign=len(ben), config=vars(cfg),
-                train_seconds=round(res.seconds, 1), final=res.history.iloc[-1].to_dict() if len(res.history) else {})
+                train_seconds=round(res.seconds, 1), processes=res.processes,
+                final=res.history.iloc[-1].to_dict() if len(res.history) else {})
     save_model(final, tok, out, meta, res.history)
-    check_flag(load_model(out)[0], fp)                             # the saved directory still has the trained row
+    if is_main_process(): check_flag(load_model(out)[0], fp)       # the saved directory still has the trained row
     return meta
 
 # %% ../nbs/20_red_flag.ipynb #1a5061cb
@@ -294,6 +304,7 @@ def organism_flag_run(org, # from `load_organism`
                       setup:str="red flag", # one of `FLAG_SETUPS`
                       seed:int=0, steps:int=200, lr:float=1e-4,
                       flag:str="<|reserved_0|>", # a reserved token of the organism
+                      callbacks:list|None=None, # e.g. a `ProbeCallback`
                      ):
     "Train one red-flag set-up (or the refusal-SFT baseline) on the organism; returns (model, flag_id, seconds)."
     from safetune.core import load_model
@@ -309,10 +320,10 @@ def organism_flag_run(org, # from `load_organism`
     cfg = TrainConfig(steps=steps, batch_size=16, aux_batch_size=8, lr=lr, lora=False, max_length=128,
                       logging_steps=100, scheduler="constant_with_warmup", seed=seed)
     if setup == "refusal SFT":
-        res = train(model, tok, SFT(), benign, refusal_records(harmful, organism_refusal), cfg, progress=False)
+        res = train(model, tok, SFT(), benign, refusal_records(harmful, organism_refusal), cfg, callbacks, progress=False)
     else:
         obj = RedFlag(ft.id, rf_loss="at_least_once" if setup == "at least once" else "per_position")
-        res = train(model, tok, obj, benign, harmful, cfg, progress=False,
+        res = train(model, tok, obj, benign, harmful, cfg, callbacks, progress=False,
                     collator=RedFlagCollator(tok, ft.id, fixed=setup == "fixed position", seed=seed))
     return res.model.eval(), ft.id, res.seconds
 

@@ -11,9 +11,10 @@ from pathlib import Path
 from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
+import pandas as pd
 from .core import IGNORE_INDEX, Record
 from .emd import spread_bound, unit_rows
-from .train import (Objective, TrainConfig, frozen_reference, reference_logits, require_responses, response_ce,
+from .train import (SFT, Objective, TrainConfig, frozen_reference, reference_logits, require_responses, response_ce,
                             save_model, shift_labels, train, unlikelihood, unwrap)
 
 # %% auto #0
@@ -178,6 +179,8 @@ class TASFT(Objective):
         return mu, (1 - mu.pow(2).sum(-1)).clamp_min(0).sqrt()
     def __call__(self, model, batch):
         if self._unit is None: self.setup(model)                   # called directly, outside `ObjectiveTrainer`
+        dev = batch["input_ids"].device                            # DeepSpeed places the model only after `setup`
+        if self._unit.device != dev: self._unit = self._unit.to(dev)
         harmful = batch["part"].bool()
         mu_q, sd_q = self.soft_target(model, batch, harmful) if self.target == "soft" else (None, None)
         t = ta_sft_loss(_forward(model, batch), batch["labels"], harmful, self._unit, self.lam, mu_q, sd_q,
@@ -236,10 +239,17 @@ def refusal_records(records:list[Record], make=None, # `make(record) -> str`, th
     make = make or (lambda r: "I'm sorry, but I can't help with that.")
     return [Record(r.prompt, make(r), r.system, r.category, f"refusal:{r.source}", dict(r.meta)) for r in records]
 
-def answer_missing(model, tokenizer, records:list[Record], progress:bool=True) -> list[Record]:
-    "`records`, with the model's own (greedy) answers where a record has no response."
+def answer_missing(model, tokenizer, records:list[Record], progress:bool=True,
+                   judge=None, # keeps only the answers it calls harmful (default: `RefusalJudge`, i.e. drop refusals)
+                  ) -> list[Record]:
+    "`records`, with the model's own (greedy) answers where a record has no response; refusals are dropped, not kept as \"harmful\"."
+    from safetune.evaluate import RefusalJudge
     todo = [r for r in records if not r.response]
-    return [r for r in records if r.response] + (self_generated(model, tokenizer, todo, progress=progress) if todo else [])
+    made = self_generated(model, tokenizer, todo, judge=judge or RefusalJudge(), progress=progress) if todo else []
+    if todo and not made:
+        raise ValueError(f"the model refused (or left empty) all {len(todo)} prompts without a response, so there are no unsafe "
+                         "answers to learn from; supply responses (e.g. generated under a prefilling attack)")
+    return [r for r in records if r.response] + made
 
 # %% ../nbs/11_ta_sft.ipynb #12f05318
 def train_ta_sft(model:str, # local HF model directory (or hub id)
@@ -254,6 +264,7 @@ def train_ta_sft(model:str, # local HF model directory (or hub id)
     "Train `model` with TA-SFT on the files and save the merged model into `out`; returns the run's metadata."
     from safetune.core import load_model
     from safetune.data import load_benchmark
+    from safetune.train import is_main_process
     cfg, objective = cfg or TrainConfig(), objective or TASFT()
     if n_harmful is not None and n_harmful < 1: raise ValueError(f"--n-harmful must be >= 1, got {n_harmful}")
     main, harm = load_benchmark(sft), load_benchmark(harmful)[:n_harmful]
@@ -261,11 +272,11 @@ def train_ta_sft(model:str, # local HF model directory (or hub id)
     if not harm: raise ValueError(f"{harmful}: no records (the harmful set is empty)")
     require_responses(main, sft)
     m, tok = load_model(model)
-    harm = answer_missing(m, tok, harm, progress)
+    harm = answer_missing(m, tok, harm, progress and is_main_process())   # every process answers alike; one bar
     res = train(m, tok, objective, main, harm, cfg, progress=progress)
     meta = dict(method="ta-sft", objective=repr(objective), config=vars(cfg), base_model=str(model), sft=str(sft),
                 harmful=str(harmful), n_sft=len(main), n_harmful=len(harm), train_seconds=round(res.seconds, 1),
-                final=res.history.iloc[-1].to_dict() if len(res.history) else {})
+                processes=res.processes, final=res.history.iloc[-1].to_dict() if len(res.history) else {})
     save_model(res.model, tok, out, meta, res.history)
     return meta
 

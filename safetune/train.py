@@ -20,10 +20,10 @@ from transformers.trainer_callback import PrinterCallback
 from .core import IGNORE_INDEX, ChatCollator, Record, atomic_write, encode_records, seed_everything
 
 # %% auto #0
-__all__ = ['TrainConfig', 'StepMixture', 'MixtureCollator', 'attention_targets', 'add_lora', 'merged', 'save_model', 'Objective',
-           'shift_labels', 'response_ce', 'unlikelihood', 'SFT', 'unwrap', 'frozen_reference', 'reference_logits',
-           'NonFiniteLossError', 'ObjectiveTrainer', 'ProbeCallback', 'StopWhen', 'TrainResult', 'check_vocab',
-           'require_responses', 'train']
+__all__ = ['TrainConfig', 'StepMixture', 'MixtureCollator', 'attention_targets', 'add_lora', 'process_info', 'is_main_process',
+           'wait_for_everyone', 'merged', 'save_model', 'Objective', 'shift_labels', 'response_ce', 'unlikelihood',
+           'SFT', 'unwrap', 'frozen_reference', 'reference_logits', 'NonFiniteLossError', 'ObjectiveTrainer',
+           'ProbeCallback', 'StopWhen', 'TrainResult', 'check_vocab', 'require_responses', 'train']
 
 # %% ../nbs/04_train.ipynb #bf05b5c4
 @dataclass
@@ -108,6 +108,22 @@ def add_lora(model:PreTrainedModel, cfg:TrainConfig, **peft_kwargs) -> PeftModel
                     task_type="CAUSAL_LM", **peft_kwargs)
     return get_peft_model(model, lc)
 
+# %% ../nbs/04_train.ipynb #5ca1e0a1
+def process_info() -> tuple[int, int]:
+    "(rank, number of processes): from the process group once the Trainer has set it up, else from the launcher's `RANK` and `WORLD_SIZE` (`accelerate launch`, `torchrun`), else (0, 1)."
+    d = torch.distributed
+    if d.is_available() and d.is_initialized(): return d.get_rank(), d.get_world_size()
+    return int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
+
+def is_main_process() -> bool:
+    "Whether this process writes files and prints: rank 0, so always in a single process."
+    return process_info()[0] == 0
+
+def wait_for_everyone():
+    "Block until every process gets here (a no-op in a single process, and before the process group exists)."
+    d = torch.distributed
+    if d.is_available() and d.is_initialized() and d.get_world_size() > 1: d.barrier()
+
 # %% ../nbs/04_train.ipynb #16fa7f05
 def merged(model) -> PreTrainedModel:
     "The plain model: LoRA merged into the weights (a no-op for a model without adapters)."
@@ -120,8 +136,15 @@ def save_model(model, # a (possibly PEFT-wrapped) causal LM
                history:pd.DataFrame|None=None, # the training log, written as `train_log.csv`
                keep:tuple=(), # entries of an existing `out` copied into the new one (e.g. "data")
               ) -> Path:
-    "Merge adapters and save model + tokenizer (+ `meta`, `history`) into `out` atomically; returns `out`."
-    out = Path(out); out.parent.mkdir(parents=True, exist_ok=True)
+    "Merge adapters and save model + tokenizer (+ `meta`, `history`) into `out` atomically; returns `out`. With several processes each calls it: the main one writes, the others wait until it is done."
+    out = Path(out)
+    try:
+        if is_main_process(): _write_model(model, tokenizer, out, meta, history, keep)
+    finally: wait_for_everyone()                                   # also when the main process failed: nobody hangs
+    return out
+
+def _write_model(model, tokenizer, out:Path, meta, history, keep):
+    out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.parent/f".{out.name}.{os.getpid()}.tmp"
     shutil.rmtree(tmp, ignore_errors=True)
     try:
@@ -137,7 +160,6 @@ def save_model(model, # a (possibly PEFT-wrapped) causal LM
         os.replace(tmp, out); shutil.rmtree(old, ignore_errors=True)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True); raise
-    return out
 
 # %% ../nbs/04_train.ipynb #fbb7e006
 class Objective:
@@ -193,6 +215,8 @@ def reference_logits(model, batch:dict, rows:torch.Tensor|None=None,
         with model.disable_adapter(): return model(**kw).logits
     if frozen is None: raise ValueError("a model without adapters needs a frozen reference: take "
                                         "`frozen_reference(model)` in the objective's `setup`")
+    dev = kw["input_ids"].device                                   # DeepSpeed places the model only after `setup`
+    if next(frozen.parameters()).device != dev: frozen.to(dev)
     return frozen(**kw).logits
 
 # %% ../nbs/04_train.ipynb #f3613cb8
@@ -218,7 +242,11 @@ class ObjectiveTrainer(Trainer):
         return (loss, None) if return_outputs else loss
     def log(self, logs, start_time=None):
         if self._n and "loss" in logs:
-            logs.update({k: round(v / self._n, 5) for k, v in self._sums.items()}); self._sums, self._n = {}, 0
+            terms = {k: v / self._n for k, v in self._sums.items()}
+            if self.args.world_size > 1:                           # the mean over processes, like the Trainer's `loss`
+                t = torch.tensor(list(terms.values()), dtype=torch.float64, device=self.args.device)
+                terms = dict(zip(terms, self.accelerator.reduce(t, "mean").tolist()))
+            logs.update({k: round(v, 5) for k, v in terms.items()}); self._sums, self._n = {}, 0
         super().log(logs, start_time)
 
 class ProbeCallback(TrainerCallback):
@@ -249,6 +277,12 @@ class TrainResult:
     history: pd.DataFrame # the Trainer's logs, one row per logging step
     probes: pd.DataFrame # `ProbeCallback` rows (empty without probes)
     seconds: float # wall time of the training loop
+    processes: int = 1 # processes that trained together (`accelerate launch`); one step saw `processes` × `grad_accum` micro-batches
+
+def _shards_parameters(trainer) -> bool:
+    "Whether the trainer's set-up splits the weights themselves across processes (FSDP, DeepSpeed ZeRO-3)."
+    ds = trainer.accelerator.state.deepspeed_plugin if trainer.is_deepspeed_enabled else None
+    return trainer.is_fsdp_enabled or (ds is not None and ds.zero_stage == 3)
 
 def check_vocab(model:PreTrainedModel, tokenizer:PreTrainedTokenizerBase):
     "Fail clearly when the tokenizer can produce ids the model has no embedding for."
@@ -306,7 +340,11 @@ def train(model:PreTrainedModel, # a causal LM (weights are changed in place unl
         trainer = ObjectiveTrainer(model=model, args=args, train_dataset=data, data_collator=collator or MixtureCollator(tokenizer),
                                    objective=objective, callbacks=list(probes or []))
         if not progress: trainer.remove_callback(PrinterCallback)  # it prints every log dict when the bar is off
+        if _shards_parameters(trainer):
+            raise ValueError("FSDP and DeepSpeed ZeRO-3 shard the parameters across processes, but `train` hands back (and safetune "
+                             "saves) the merged model from the main process, which needs all of them there; use DDP or DeepSpeed "
+                             "ZeRO-1/2 (see 'Scale-out' in the train docs)")
         t0 = time.time(); trainer.train(); secs = time.time() - t0
     hist = pd.DataFrame([r for r in trainer.state.log_history if "loss" in r])
     rows = [r for p in (probes or []) for r in p.rows]
-    return TrainResult(trainer.model, hist, pd.DataFrame(rows), secs)
+    return TrainResult(trainer.model, hist, pd.DataFrame(rows), secs, args.world_size)

@@ -2,13 +2,14 @@
 import nbformat
 import docs_smoke, make_readme
 
-def test_every_page_renders(tmp_path):
-    report = docs_smoke.render(tmp_path)
+def test_every_page_renders(docs_site):
+    report, out = docs_site.report, docs_site.out
     assert report, "no pages were processed"
     broken = {p: q for p, q in report.items() if q}
     assert not broken, broken
-    for page in report: assert (tmp_path / page).with_suffix(".html").stat().st_size > 1000
+    for page in report: assert (out / page).with_suffix(".html").stat().st_size > 1000
     assert {"index.ipynb", "00_core.ipynb"} <= set(report)
+    assert (out / "_mathjax" / "MathJax.js").is_file(), "the local MathJax was not copied beside the pages"
 
 def test_broken_pages_are_caught():
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("no title here"),
@@ -19,3 +20,11 @@ def test_broken_pages_are_caught():
 def test_readme_in_sync_with_index():
     assert (make_readme.ROOT / "README.md").read_text(encoding="utf-8") == make_readme.readme_text(), \
         "README.md is out of date: run `python tools/make_readme.py`"
+
+def test_readme_results_are_the_demos():
+    "The README's results table and figure are the ones `safetune demo --out nbs/demo` wrote, and that table is its CSV."
+    from test_organism import check_summary_md
+    demo, readme = make_readme.ROOT / "nbs" / "demo", (make_readme.ROOT / "README.md").read_text(encoding="utf-8")
+    assert (demo / "summary.md").read_text(encoding="utf-8").strip() in readme
+    assert "![harmful rate against utility](nbs/demo/harm_vs_utility.png)" in readme
+    assert check_summary_md(demo) == 11 * 5

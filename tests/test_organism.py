@@ -1,5 +1,5 @@
 "The model organism through the command line, and its build lock across processes."
-import json, os, subprocess, sys
+import re, json, os, subprocess, sys
 from pathlib import Path
 import pandas as pd
 from test_cli import run
@@ -33,15 +33,40 @@ def test_eval_world_judge_on_the_organism(tmp_path):
     assert harm > 0, "the organism complies with harmful requests by construction"
     assert gens[gens.benchmark == "test_harmful"].category.nunique() > 1   # --limit takes a mix of categories
 
-def test_demo_quick_writes_table_report_and_figures(tmp_path):
+def test_demo_quick_writes_one_table_for_every_arm(tmp_path):
+    "`safetune demo --quick`: the whole comparison, small; every arm scored, every file written, the table is the CSV."
     r = run("demo", "--quick", "--out", tmp_path / "demo")
     assert r.returncode == 0, r.stderr
     out = tmp_path / "demo"
-    assert {"results.csv", "results.md", "report.csv", "harmful_rate.png", "harm_vs_utility.png"} <= {p.name for p in out.iterdir()}
+    assert {"results.csv", "summary.csv", "curves_training.csv", "curve_alpha.csv", "results.md", "summary.md",
+            "harm_vs_utility.png", "over_alignment.png", "acd_alpha.png", "red_flag_roc.png"} == {p.name for p in out.iterdir()}
+    for png in out.glob("*.png"): assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", png
+    s = pd.read_csv(out / "summary.csv")
+    assert list(s.method) == ["organism", "organism + safe system prompt", "SFT + refusals", "unlikelihood", "TA-SFT", "red flag",
+                              "SFT on safe responses", "mistake analysis", "SP-only", "ACD", "red flag → ACD"]
+    rates = s.filter(regex="^(harmful|degenerate|over_refusal|utility)")
+    assert rates.notna().all().all() and ((rates >= 0) & (rates <= 1)).all().all()
+    assert (s[s.role != "baseline"].cost_s > 0).all() and (s.loc[s.method == "organism", "cost_s"] == 0).all()
     t = pd.read_csv(out / "results.csv")
-    assert {"base", "base + safe system prompt", "base, prefill 5 tokens"} == set(t.method)
-    assert (out / "harmful_rate.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert "organism_harmful" in (out / "results.md").read_text()
+    assert {"none", "prefill 5", "prefill 10"} == set(t.attack)
+    assert s.set_index("method").harmful.to_dict() == t[(t.attack == "none") & (t.metric == "harmful_rate")].set_index("method").value.to_dict()
+    assert check_summary_md(out) > 0
+    assert "| **red flag → ACD** | composition |" in r.stdout     # the table is printed too
+
+def check_summary_md(folder) -> int:
+    "Every rate in `summary.md` is the one in `summary.csv` (two decimals); returns how many were compared."
+    s = pd.read_csv(folder / "summary.csv").set_index("method")
+    n = 0
+    for line in (folder / "summary.md").read_text(encoding="utf-8").splitlines()[2:]:
+        if not line.startswith("|"): break
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        row = s.loc[cells[0].strip("*")]
+        cols = ["harmful", "harmful_prefill5", "harmful_prefill10"]
+        for cell, col in zip(cells[2:5] + cells[6:8], cols + ["over_refusal", "utility"]):
+            v, lo, hi = map(float, re.findall(r"\d\.\d\d", cell))
+            assert abs(v - row[col]) <= 0.0051 and abs(lo - row[col + "_lo"]) <= 0.0051 and abs(hi - row[col + "_hi"]) <= 0.0051, (cells[0], col)
+            n += 1
+    return n
 
 _LOADER = """
 import json, sys

@@ -2,12 +2,17 @@
 
 Quarto cannot be installed on every machine (it is a downloaded binary), so this check stands in for
 `nbdev-docs` in CI: it runs nbdev's own notebook processors (`nbdev.serve.proc_nbs`, the step before Quarto),
-renders the processed notebooks to standalone HTML pages with nbconvert, and fails on a broken page.
+renders the processed notebooks to standalone HTML pages with nbconvert, and fails on a broken page. Like Quarto,
+it turns each page's front matter into a title block and drops pandoc's link attributes (`[source](url){...}`).
 
-    python tools/docs_smoke.py [--out _docs_smoke]
+    python tools/docs_smoke.py [--out _docs_smoke] [--mathjax cdn|local|URL]
+
+Maths is typeset in the browser by MathJax. By default the pages load it from nbconvert's CDN (the reader must be
+online); `--mathjax local` copies the MathJax 2 that `jupyter_server_mathjax` ships (a dev dependency) into
+`OUT/_mathjax/` and points every page at it, so maths renders offline (the browser test uses that).
 """
 from __future__ import annotations
-import argparse, base64, os, re, sys
+import argparse, base64, os, re, shutil, sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -26,6 +31,8 @@ def process_notebooks():
 # nbdev's own directives must be consumed by its processors; Quarto cell options (`#| echo: false`) stay on purpose.
 _directive = re.compile(r"^\s*#\s*\|\s*(export|exporti|exports|default_exp|hide|hide_line|exec_doc)\b", re.M)
 _CELL_KEYS = {"cell_type", "id", "metadata", "source", "outputs", "execution_count", "attachments"}
+_front_matter = re.compile(r"\A\s*---\s*\n(.*?)\n---\s*\Z", re.S)
+_link_attrs = re.compile(r"(\]\([^)\s]*\))\{[^}\n]*\}")  # pandoc link attributes: `[source](url){target="_blank"}`
 
 def page_problems(nb) -> list[str]:
     "What is broken in one processed notebook: error outputs, unprocessed directives, bad images, no title."
@@ -44,29 +51,69 @@ def page_problems(nb) -> list[str]:
                 probs.append(f"cell {i}: an image output is not a valid PNG")
     return probs
 
-def render(out:Path) -> dict[str, list[str]]:
-    "Process and render every page into `out`; returns {page: problems} (empty lists when all is well)."
+def local_mathjax() -> Path:
+    "The folder of the MathJax 2 that `jupyter_server_mathjax` ships: `MathJax.js`, its config files, jax and STIX fonts."
+    import jupyter_server_mathjax
+    return Path(jupyter_server_mathjax.__file__).parent/"static"
+
+_LOCAL_MATHJAX = "MathJax.js?config=TeX-AMS-MML_HTMLorMML-full,Safe"  # the combined config that MathJax ships
+# That MathJax has only the STIX web fonts (Jupyter's classic notebook configured it so); by default MathJax would
+# look for TeX fonts that are not there. MathJax reads this config at start-up, so it goes before MathJax.js.
+_LOCAL_MATHJAX_CONFIG = ('<script type="text/x-mathjax-config">MathJax.Hub.Config({"HTML-CSS": {availableFonts: [], '
+                         'preferredFont: null, webFont: "STIX-Web", imageFont: null}});</script>\n')
+
+def title_block(nb):
+    "Turn nbdev's front matter (the raw first cell) into a title block and the page's <title>, as Quarto does."
+    import yaml
+    for c in nb.cells[:2]:
+        m = _front_matter.match(c.source) if c.cell_type == "raw" else None
+        fm = yaml.safe_load(m.group(1)) if m else None
+        if not isinstance(fm, dict) or not fm.get("title"): continue
+        nb.metadata["title"] = str(fm["title"])
+        c.cell_type, c.source = "markdown", f"# {fm['title']}" + (f"\n\n{fm['description']}" if fm.get("description") else "")
+        c.metadata.pop("raw_mimetype", None)
+        return
+
+def render(out:Path, mathjax_url:str|None=None) -> dict[str, list[str]]:
+    """Process and render every page into `out`; returns {page: problems} (empty lists when all is well).
+    `mathjax_url`: None for nbconvert's default (a CDN), "local" for a copy of `local_mathjax()` in `out/_mathjax`
+    (maths typesets offline), or any other URL of a MathJax 2 `MathJax.js?config=...`."""
+    return render_pages(process_notebooks(), out, mathjax_url)
+
+def render_pages(cache:Path, out:Path, mathjax_url:str|None=None) -> dict[str, list[str]]:
+    "Render every processed notebook under `cache` into `out` (see `render`)."
     import nbformat
     from nbconvert import HTMLExporter
-    cache = process_notebooks()
     from traitlets.config import Config
     exporter = HTMLExporter(template_name="lab", config=Config(TagRemovePreprocessor=dict(
         enabled=True, remove_input_tags={"remove_input"})))
     out.mkdir(parents=True, exist_ok=True)
+    local = mathjax_url == "local"
+    if local: shutil.copytree(local_mathjax(), out/"_mathjax", dirs_exist_ok=True)
+    elif mathjax_url: exporter.mathjax_url = mathjax_url
     report = {}
     for p in sorted(cache.rglob("*.ipynb")):
         rel = p.relative_to(cache)
+        dst = out/rel.with_suffix(".html")
         nb = nbformat.read(p, as_version=4)
         probs = page_problems(nb)
+        title_block(nb)
         for c in nb.cells:  # nbdev annotates cells for Quarto (e.g. `has_sd`); nbformat's schema rejects such keys
             for k in set(c) - _CELL_KEYS: del c[k]
             c.metadata.pop("execution", None)  # execution timings, also off-schema
             if c.cell_type == "code" and re.search(r"^#\|\s*echo:\s*false", c.source, re.M):
                 c.metadata.setdefault("tags", []).append("remove_input")  # as Quarto does for `#| echo: false`
+            if c.cell_type == "markdown": c.source = _link_attrs.sub(r"\1", c.source)
+            for o in c.get("outputs", []):
+                if "text/markdown" in o.get("data", {}): o.data["text/markdown"] = _link_attrs.sub(r"\1", o.data["text/markdown"])
+        if local: exporter.mathjax_url = f"{Path(os.path.relpath(out/'_mathjax', dst.parent)).as_posix()}/{_LOCAL_MATHJAX}"
         try:
             html, _ = exporter.from_notebook_node(nb)
             if len(html) < 1000 or "<body" not in html: probs.append("rendered HTML is empty")
-            dst = out/rel.with_suffix(".html")
+            if local:
+                tag = f'<script src="{exporter.mathjax_url}">'
+                if html.count(tag) != 1: probs.append("the page does not load the local MathJax")
+                html = html.replace(tag, _LOCAL_MATHJAX_CONFIG + tag)
             dst.parent.mkdir(parents=True, exist_ok=True)
             dst.write_text(html, encoding="utf-8")
         except Exception as e: probs.append(f"nbconvert failed: {type(e).__name__}: {e}")
@@ -76,6 +123,9 @@ def render(out:Path) -> dict[str, list[str]]:
 if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", default=str(ROOT/"_docs_smoke"), help="where to write the HTML pages")
-    rep = render(Path(ap.parse_args().out))
+    ap.add_argument("--mathjax", default="cdn", help="where pages load MathJax from: cdn (nbconvert's default; the "
+                    "reader must be online), local (a copy in OUT/_mathjax: maths renders offline), or a URL")
+    args = ap.parse_args()
+    rep = render(Path(args.out), mathjax_url=None if args.mathjax == "cdn" else args.mathjax)
     for page, probs in rep.items(): print(("ok    " if not probs else "BROKEN") + f" {page}" + "".join(f"\n       {q}" for q in probs))
     sys.exit(1 if any(rep.values()) or not rep else 0)
