@@ -378,7 +378,7 @@ def write_results(c:Comparison, out:str|Path, command:str="safetune demo") -> di
         with atomic_write(out/name, mode) as f: write(f)
         paths[name] = out/name
     put("results.csv", lambda f: c.table.to_csv(f, index=False))
-    put("summary.csv", lambda f: c.summary.to_csv(f, index=False, float_format="%.4f"))
+    put("summary.csv", lambda f: c.summary.to_csv(f, index=False))
     put("curves_training.csv", lambda f: c.probes.to_csv(f, index=False, float_format="%.4f"))
     put("curve_alpha.csv", lambda f: c.alpha.to_csv(f, index=False, float_format="%.4f"))
     cfg = c.config

@@ -80,6 +80,19 @@ def render(out:Path, mathjax_url:str|None=None) -> dict[str, list[str]]:
     (maths typesets offline), or any other URL of a MathJax 2 `MathJax.js?config=...`."""
     return render_pages(process_notebooks(), out, mathjax_url)
 
+_img_src = re.compile(r"<img[^>]*?\ssrc=\"([^\"]+)\"")
+
+def copy_images(html:str, src_dir:Path, dst_dir:Path) -> list[str]:
+    "Copy the image files a page links by relative path next to it (as Quarto does with resources); a missing one is a problem."
+    probs = []
+    for link in set(_img_src.findall(html)):
+        if re.match(r"[a-z]+:|/|#", link): continue                        # data:, http(s):, absolute
+        f = (src_dir/link).resolve()
+        if not f.is_file(): probs.append(f"image {link} not found (looked for {f})"); continue
+        (dst_dir/link).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(f, dst_dir/link)
+    return probs
+
 def render_pages(cache:Path, out:Path, mathjax_url:str|None=None) -> dict[str, list[str]]:
     "Render every processed notebook under `cache` into `out` (see `render`)."
     import nbformat
@@ -116,6 +129,7 @@ def render_pages(cache:Path, out:Path, mathjax_url:str|None=None) -> dict[str, l
                 html = html.replace(tag, _LOCAL_MATHJAX_CONFIG + tag)
             dst.parent.mkdir(parents=True, exist_ok=True)
             dst.write_text(html, encoding="utf-8")
+            probs += copy_images(html, ROOT/"nbs"/rel.parent, dst.parent)
         except Exception as e: probs.append(f"nbconvert failed: {type(e).__name__}: {e}")
         report[str(rel)] = probs
     return report
