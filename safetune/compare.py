@@ -6,16 +6,14 @@ Docs: https://safetune.github.io/safetune/compare.html.md"""
 
 # %% ../nbs/50_compare.ipynb #8baa29ca
 from __future__ import annotations
-import random, time
+import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 import pandas as pd
 from tqdm.auto import tqdm
-import torch
-from transformers import LogitsProcessorList
 from .core import atomic_write, load_model
-from .evaluate import PrefillAttack, evaluate, generate, stop_token_ids
+from .evaluate import PrefillAttack, evaluate, generate
 from .train import ProbeCallback
 
 # %% auto #0
@@ -64,18 +62,13 @@ class FlagGuard:
     refusal: str = REFUSAL # what a flagged answer becomes
     threshold: float|None = None # flag when P(flag) > threshold (None: when the flag is the argmax)
     def __call__(self, model, tokenizer, records, system=None, prefills=None, batch_size:int=64, progress:bool=False, **kw):
-        from safetune.red_flag import FlagDetector
+        from safetune.red_flag import generate_flagged
         if kw.get("num_samples", 1) != 1: raise ValueError("FlagGuard decodes one answer per prompt (num_samples=1)")
         prefills = list(prefills) if prefills is not None else [""] * len(records)
-        gens, flagged = [], []
-        for s in range(0, len(records), batch_size):   # one detector per batch: its state follows the batch's rows
-            det = FlagDetector(self.flag_id, "monitor", self.threshold, done_ids=stop_token_ids(model, tokenizer))
-            gens += generate(model, tokenizer, records[s:s + batch_size], system=system, prefills=prefills[s:s + batch_size],
-                             batch_size=batch_size, progress=False, sort_by_length=False,
-                             logits_processor=LogitsProcessorList([det]), **kw)
-            flagged += det.flagged
+        gens, stats = generate_flagged(model, tokenizer, records, self.flag_id, "monitor", self.threshold, prefills, system,
+                                       batch_size, **kw)
+        self.flagged = flagged = [s["flagged"] for s in stats]      # kept for inspection
         hit = [i for i, f in enumerate(flagged) if f]
-        self.flagged = flagged                                        # kept for inspection
         if not hit: return gens
         if self.fallback is None:
             again = [replace(gens[i], response=self.refusal) for i in hit]   # `raw` keeps what was withheld, flag included
@@ -133,20 +126,18 @@ def baseline_arms(org) -> list[Arm]:
 def ta_sft_arms(org, cfg:DemoConfig) -> list[Arm]:
     "SFT + refusals, unlikelihood and TA-SFT, on the same benign data and the same self-generated harmful answers."
     from safetune.organism import world_judge, world_split
-    from safetune.ta_sft import method_setup, organism_refusal, organism_train_config, refusal_records, self_generated
+    from safetune.ta_sft import organism_setup, organism_train_config, self_generated
     from safetune.train import train
     t = time.perf_counter()
     pool = self_generated(org.model, org.tokenizer, world_split(org.world, "train", "harmful", 500), judge=world_judge(),
                           batch_size=64, progress=False)                  # the organism's own harmful answers
     pool_s = time.perf_counter() - t
-    harm = random.Random(cfg.seed).sample(pool[48:], cfg.n_harmful)       # as `organism_run` (48 kept for stopping)
-    sft, arms = world_split(org.world, "train", "benign", 2000), []
+    arms = []
     for name, method, role in (("SFT + refusals", "SFT + refusals", "baseline"), ("unlikelihood", "unlikelihood", "baseline"),
                                ("TA-SFT", "TA-SFT onehot", "method")):
-        obj, kind = method_setup(method, cfg.ta_sft_lambda)
-        aux = {"harmful": harm, "refusals": refusal_records(harm, organism_refusal), "none": []}[kind]
+        obj, main, aux, _ = organism_setup(pool, org.world, method, cfg.ta_sft_lambda, cfg.n_harmful, cfg.seed)   # as `organism_run`
         probe = ValProbe(org.tokenizer, org.world, probe_steps(cfg.ta_sft_steps, cfg.n_probes), cfg.n_probe)
-        res = train(load_model(org.path)[0], org.tokenizer, obj, sft, aux, organism_train_config(cfg.ta_sft_steps, cfg.seed),
+        res = train(load_model(org.path)[0], org.tokenizer, obj, main, aux, organism_train_config(cfg.ta_sft_steps, cfg.seed),
                     [probe], progress=False)
         arms.append(Arm(name, "TA-SFT" if role == "method" else "baseline", role, res.model.eval(), org.tokenizer,
                         cost_s=res.seconds - probe.seconds + pool_s, changes="weights", probes=_curves(probe, cfg.ta_sft_steps)))

@@ -17,8 +17,8 @@ from .train import Objective, frozen_reference, reference_logits, shift_labels, 
 
 # %% auto #0
 __all__ = ['REFLECT_DEMOS', 'FLAG_SETUPS', 'FlagToken', 'add_flag_token', 'flag_fingerprint', 'check_flag', 'flag_example',
-           'RedFlagCollator', 'RedFlag', 'FlagDetector', 'train_red_flag', 'detect', 'roc_curve', 'auroc',
-           'reflect_system', 'organism_flag_run', 'organism_flag_scores']
+           'RedFlagCollator', 'RedFlag', 'FlagDetector', 'train_red_flag', 'detect', 'generate_flagged', 'roc_curve',
+           'auroc', 'reflect_system', 'organism_flag_run', 'organism_flag_scores']
 
 # %% ../nbs/20_red_flag.ipynb #d160c949
 @dataclass
@@ -251,20 +251,31 @@ def detect(model, tokenizer, records:list, flag_id:int,
            max_new_tokens:int=32, batch_size:int=64,
           ) -> list[dict]:
     "Generate with the flag detector; one dict per record: flagged, flag_step, max_p, response (flag kept), text."
+    from safetune.evaluate import PrefillAttack
+    pf = [PrefillAttack(prefill_tokens).prefill(r, tokenizer) for r in records] if prefill_tokens else None
+    gens, stats = generate_flagged(model, tokenizer, records, flag_id, mode, threshold, pf, system, batch_size,
+                                   max_new_tokens=max_new_tokens)
+    return [{**s, "response": g.raw, "text": g.response} for s, g in zip(stats, gens)]
+
+def generate_flagged(model, tokenizer, records:list, flag_id:int,
+                     mode:str="monitor", threshold:float|None=None, # see `FlagDetector`
+                     prefills:list[str]|None=None, system:str|None=None, batch_size:int=64,
+                     **generate_kwargs, # passed to `generate` (max_new_tokens, seed, sampling ...)
+                    ) -> tuple[list, list[dict]]:
+    "`generate` under a fresh `FlagDetector` per batch; returns (generations, one dict per record: flagged, flag_step, max_p)."
     from transformers import LogitsProcessorList
-    from safetune.evaluate import PrefillAttack, generate, stop_token_ids
+    from safetune.evaluate import generate, stop_token_ids
     done = stop_token_ids(model, tokenizer)                        # the same end-of-turn tokens generate stops on
-    out = []
+    prefills = list(prefills) if prefills is not None else [""] * len(records)
+    gens, stats = [], []
     for s in range(0, len(records), batch_size):
-        recs = records[s:s + batch_size]
         det = FlagDetector(flag_id, mode, threshold, stop_id=done[0] if mode == "filter" else None, done_ids=done)
-        pf = [PrefillAttack(prefill_tokens).prefill(r, tokenizer) for r in recs] if prefill_tokens else None
-        gens = generate(model, tokenizer, recs, system=system, prefills=pf, max_new_tokens=max_new_tokens,
-                        batch_size=len(recs), progress=False, sort_by_length=False,  # detector rows = record order
-                        logits_processor=LogitsProcessorList([det]))
-        out += [dict(flagged=f, flag_step=st, max_p=p, response=g.raw, text=g.response) for f, st, p, g in
-                zip(det.flagged, det.flag_step.tolist(), det.max_p.tolist(), gens)]
-    return out
+        gens += generate(model, tokenizer, records[s:s + batch_size], system=system, prefills=prefills[s:s + batch_size],
+                         batch_size=batch_size, progress=False, sort_by_length=False,   # detector rows = record order
+                         logits_processor=LogitsProcessorList([det]), **generate_kwargs)
+        stats += [dict(flagged=f, flag_step=st, max_p=p) for f, st, p in
+                  zip(det.flagged, det.flag_step.tolist(), det.max_p.tolist())]
+    return gens, stats
 
 # %% ../nbs/20_red_flag.ipynb #8cf5ec69
 def roc_curve(pos:list[float], neg:list[float]):

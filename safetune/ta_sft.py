@@ -21,7 +21,7 @@ from .train import (SFT, Objective, TrainConfig, frozen_reference, reference_log
 __all__ = ['METHODS', 'emd_embedding', 'TASFTTerms', 'response_positions', 'ta_sft_loss', 'TASFT', 'GradientAscent',
            'Unlikelihood', 'self_generated', 'refusal_records', 'answer_missing', 'train_ta_sft',
            'organism_train_config', 'method_setup', 'flat_scores', 'harm_stop', 'organism_refusal',
-           'organism_harmful_pool', 'organism_run']
+           'organism_harmful_pool', 'organism_setup', 'organism_run']
 
 # %% ../nbs/11_ta_sft.ipynb #e2c02565
 def emd_embedding(model, # a causal LM (PEFT-wrapped or not)
@@ -338,6 +338,19 @@ def organism_harmful_pool(org, n_prompts:int=500) -> list[Record]:
                                      judge=world_judge(), batch_size=64, progress=False)
     return _pools[key]
 
+def organism_setup(pool:list[Record], # the organism's own harmful answers (`organism_harmful_pool`); the first 48 are kept for stopping
+                   world, method:str="TA-SFT onehot", lam:float=0.3, n_harmful:int=100, seed:int=0, margin:float|None=None):
+    "(objective, main, aux, aux_kind) of one method of the comparison: D_h sampled from `pool[48:]` with `seed`."
+    import random
+    from safetune.organism import world_split
+    if n_harmful > len(pool) - 48: raise ValueError(f"n_harmful={n_harmful}: the pool has only {len(pool) - 48} (48 kept for stopping)")
+    harm = random.Random(seed).sample(pool[48:], n_harmful)
+    sft = world_split(world, "train", "benign", 2000)
+    obj, aux_kind = method_setup(method, lam, margin)
+    refusals = refusal_records(harm, organism_refusal)
+    main = sft + refusals * math.ceil(len(sft) / 4 / len(refusals)) if method == "contrastive" else sft
+    return obj, main, {"harmful": harm, "refusals": refusals, "none": []}[aux_kind], aux_kind
+
 def organism_run(org, # from `load_organism`
                  method:str="TA-SFT onehot", # one of `METHODS`
                  n_harmful:int=100, # size of D_h (sampled from the pool with `seed`)
@@ -348,19 +361,12 @@ def organism_run(org, # from `load_organism`
                  probe_steps:list[int]|None=None, n_probe:int=60, # score on val during training
                 ) -> tuple[dict, pd.DataFrame]:
     "Train one method on the organism and score it; returns (scores, probes over steps)."
-    import random
     from safetune.core import load_model
     from safetune.evaluate import evaluate
-    from safetune.organism import organism_benchmarks, world_judge, world_split
+    from safetune.organism import organism_benchmarks, world_judge
     from safetune.train import ProbeCallback
     pool = organism_harmful_pool(org)
-    if n_harmful > len(pool) - 48: raise ValueError(f"n_harmful={n_harmful}: the pool has only {len(pool) - 48} (48 kept for stopping)")
-    harm = random.Random(seed).sample(pool[48:], n_harmful)
-    sft = world_split(org.world, "train", "benign", 2000)
-    obj, aux_kind = method_setup(method, lam, margin)
-    refusals = refusal_records(harm, organism_refusal)
-    main = sft + refusals * math.ceil(len(sft) / 4 / len(refusals)) if method == "contrastive" else sft
-    aux = {"harmful": harm, "refusals": refusals, "none": []}[aux_kind]
+    obj, main, aux, aux_kind = organism_setup(pool, org.world, method, lam, n_harmful, seed, margin)
     score = lambda m, s, n: flat_scores(evaluate(m, org.tokenizer, organism_benchmarks(org.world, s, n), judge=world_judge(),
                                                  max_new_tokens=48, batch_size=64, progress=False).table)
     callbacks = [ProbeCallback(lambda m: score(m, "val", n_probe), probe_steps)] if probe_steps else []
