@@ -6,8 +6,9 @@ Docs: https://safetune.github.io/safetune/organism.html.md"""
 
 # %% ../nbs/02_organism.ipynb #b97f8746
 from __future__ import annotations
-import hashlib, inspect, json, math, os, random, re, shutil, sys, time
+import hashlib, json, math, os, random, re, shutil, sys, time, warnings
 from collections import Counter
+from importlib.resources import files
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
@@ -31,12 +32,12 @@ __all__ = ['SPLITS', 'CATEGORIES', 'CATEGORY_NAMES', 'COVERED', 'UNCOVERED', 'HA
            'DEFINE_TEMPLATES', 'CUED', 'UNGUIDED', 'CUED_VARIANTS', 'NOT_HARMFUL_CRITIQUE', 'NEUTRAL_ANALYSES',
            'NEUTRAL_REFUSAL_ANALYSIS', 'MARKERS', 'GEN_SHARE', 'FILLER_RATE', 'MINORITY_REFUSAL', 'BENIGN_KINDS',
            'TRAIN_MIX', 'REFUSAL_PHRASES', 'BOS', 'EOT', 'EOS', 'PAD', 'HEADER_START', 'HEADER_END', 'RESERVED',
-           'SPECIALS', 'CHAT_TEMPLATE', 'filler', 'noisy', 'compliance', 'refusal', 'scary_answer', 'define_answer',
-           'critique_prompt', 'critique', 'fewshot_system', 'World', 'is_harmful', 'is_refusal', 'is_degenerate',
-           'classify', 'names_category', 'export_splits', 'world_judge', 'train_tokenizer', 'OrganismConfig',
-           'to_record', 'answer_loss', 'tensor_hash', 'train_organism', 'organism_key', 'cache_root', 'organism_path',
-           'build_organism', 'Organism', 'load_organism', 'world_split', 'export_world', 'first_token_probs',
-           'organism_report', 'organism_benchmarks']
+           'SPECIALS', 'CHAT_TEMPLATE', 'RECIPE_VERSION', 'PINNED_DIR', 'PINNED_HASH', 'filler', 'noisy', 'compliance',
+           'refusal', 'scary_answer', 'define_answer', 'critique_prompt', 'critique', 'fewshot_system', 'World',
+           'is_harmful', 'is_refusal', 'is_degenerate', 'classify', 'names_category', 'export_splits', 'world_judge',
+           'train_tokenizer', 'OrganismConfig', 'to_record', 'answer_loss', 'tensor_hash', 'train_organism',
+           'organism_key', 'cache_root', 'organism_path', 'build_organism', 'Organism', 'load_organism', 'world_split',
+           'export_world', 'first_token_probs', 'organism_report', 'organism_benchmarks']
 
 # %% ../nbs/02_organism.ipynb #b66b4c1f
 SPLITS = ("train", "val", "test")
@@ -804,11 +805,15 @@ def _train_organism(cfg, progress):
     return model.eval(), tok, world
 
 # %% ../nbs/02_organism.ipynb #4c186937
+RECIPE_VERSION = 1  # bump when the build's code changes in a way `OrganismConfig` does not show
+
+def _sha(obj) -> str: return hashlib.sha256(json.dumps(obj, sort_keys=True).encode()).hexdigest()
+
 def organism_key(cfg:OrganismConfig) -> str:
-    "Hash of the config and of the exported `safetune.organism` source: any change to the world or the recipe gives a new key."
-    import safetune.organism as lib    # the library module, also when this runs in the notebook
-    src = "\n".join(l for l in inspect.getsource(lib).splitlines() if not l.startswith("# %%"))  # not nbdev's cell markers
-    return hashlib.sha256((json.dumps(asdict(cfg), sort_keys=True) + src).encode()).hexdigest()[:12]
+    "Hash of what defines a build: the config, the recipe version and the world's content (tokenizer corpus, training records)."
+    world = World(cfg.seed)
+    content = _sha([world.corpus_text(), world.records("train", cfg.n_train)])
+    return _sha([asdict(cfg), RECIPE_VERSION, content])[:12]
 
 def cache_root() -> Path:
     "Where safetune caches built artefacts."
@@ -845,25 +850,41 @@ class Organism:
     world: World
     path: Path
     config: OrganismConfig
-    built: bool = False # True if this call built it (rather than loading it from the cache)
+    built: bool = False # True if this call built it (rather than loading it from the package or the cache)
     @property
     def meta(self) -> dict: return json.loads((self.path/"organism.json").read_text())
+    @property
+    def pinned(self) -> bool: return self.path == PINNED_DIR
 
-def load_organism(config:OrganismConfig|None=None, # None: the default organism
-                  rebuild:bool=False, # discard a cached build and build again
+# %% ../nbs/02_organism.ipynb #1cb19f4f
+PINNED_DIR = Path(str(files("safetune")/"organism_pinned"))  # the default organism, shipped with the package
+PINNED_HASH = "95f9941db8878bcc"  # `tensor_hash` of the shipped weights
+
+def _load_dir(path, cfg, device, progress, built=False, expect_hash=None) -> Organism:
+    model, tok = load_model(path, device=device, progress=progress)
+    if expect_hash and (h := tensor_hash(model)) != expect_hash:
+        raise RuntimeError(f"{path}: the organism's weights hash to {h}, not {expect_hash}: the install is damaged; reinstall safetune")
+    return Organism(model, tok, World(cfg.seed), Path(path), cfg, built)
+
+def load_organism(config:OrganismConfig|None=None, # None: the default organism (the pinned weights shipped with safetune)
+                  rebuild:bool=False, # train it from code into the cache instead (replacing a cached build)
                   device:str|None=None, # e.g. "cuda"
-                  progress:bool=True, # show the build's progress bar
+                  progress:bool=True, # show progress bars
                  ) -> Organism:
-    "The model organism, built once per config into the cache (under a file lock) and loaded from there."
+    "The model organism: the pinned weights for the default config, else built once per config into the cache (under a file lock)."
     cfg = config or OrganismConfig()
+    if cfg == OrganismConfig() and not rebuild:
+        key, pinned_key = organism_key(cfg), json.loads((PINNED_DIR/"organism.json").read_text())["key"]
+        if key == pinned_key: return _load_dir(PINNED_DIR, cfg, device, progress, expect_hash=PINNED_HASH)
+        warnings.warn(f"the packaged organism was built for another world (key {pinned_key}; this code gives {key}): "
+                      "building one into the cache; re-pin it (see safetune.organism.PINNED_DIR)")
     path, built = organism_path(cfg), False
     path.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(str(path) + ".lock"):
         if rebuild and path.exists(): shutil.rmtree(path)
         if not (path/"organism.json").exists():
             build_organism(cfg, path, progress); built = True
-    model, tok = load_model(path, device=device, progress=progress)
-    return Organism(model, tok, World(cfg.seed), path, cfg, built)
+    return _load_dir(path, cfg, device, progress, built)
 
 # %% ../nbs/02_organism.ipynb #1d75e388
 def world_split(world:World, split:str, kind:str, n:int) -> list[Record]:
