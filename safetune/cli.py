@@ -15,16 +15,23 @@ __all__ = ['data_summary', 'demo_records', 'foundation_demo', 'write_organism', 
            'config_from_args', 'main']
 
 # %% ../nbs/90_cli.ipynb #e53c1a27
-def data_summary(path:str, # a benchmark file or Hugging Face dataset id
+def data_summary(path:str, # a benchmark file (XSTest: optionally with a `:safe`/`:unsafe`/`:all` selector) or dataset id
                  format:str|None=None, # force a format instead of detecting it
                  show:int=3, # how many prompts to print
                 ) -> str:
-    "A short text summary of a benchmark: its size, categories and first prompts."
-    from safetune.data import load_benchmark
-    recs = load_benchmark(path, format=format)
+    "A short text summary of a benchmark: its size, rows kept and excluded (and why), responses, categories, first prompts."
+    from safetune.data import detect_format, load_benchmark
+    excluded = {}
+    recs = load_benchmark(path, format=format, excluded=excluded)
     cats = {}
     for r in recs: cats[r.category] = cats.get(r.category, 0) + 1
-    lines = [f"{path}: {len(recs)} records"] + [f"  {c or '(none)'}: {n}" for c, n in sorted(cats.items(), key=lambda x: -x[1])]
+    n_out, no_prompt = sum(excluded.values()), sum(not r.prompt.strip() for r in recs)
+    lines = [f"{path}: {len(recs)} records ({format or detect_format(path)})",
+             f"  rows: {len(recs) + n_out} read, {len(recs)} kept, {n_out} excluded"]
+    lines += [f"    excluded {n}: {why}" for why, n in excluded.items()]
+    lines += [f"  with a response: {sum(r.response is not None for r in recs)} of {len(recs)}"]
+    if no_prompt: lines += [f"  without a prompt: {no_prompt} of {len(recs)} (response-only: not a prompt set for eval --harmful/--safe)"]
+    lines += ["  categories:"] + [f"    {c or '(none)'}: {n}" for c, n in sorted(cats.items(), key=lambda x: -x[1])]
     lines += [f"  e.g. {r.prompt[:100]!r}" for r in recs[:show]]
     return "\n".join(lines)
 
@@ -84,15 +91,18 @@ def write_organism(out:str, # the directory to write
 
 # %% ../nbs/90_cli.ipynb #bc40dcbe
 def _bench_names(paths):
-    "Benchmark names from file stems, made unique."
+    "Benchmark names from file stems (and label selectors), made unique."
+    from safetune.data import split_selector
     names = []
     for p in paths:
+        p, sel = split_selector(p)
         n = Path(p).stem if Path(p).suffix else str(p).rstrip("/").split("/")[-1]
+        n += f"_{sel}" if sel else ""
         names.append(n if n not in names else f"{n}_{len(names)}")
     return names
 
 def run_eval(model:str, # local model directory or hub id
-             harmful:str, # harmful prompts: any supported benchmark file
+             harmful:str, # harmful prompts: any supported benchmark file (XSTest: with `:unsafe`)
              out:str, # output directory
              safe:str|None=None, # safe (over-refusal) prompts
              judge:str="refusal", # "refusal", "world" (the organism's content judge) or "flag"
@@ -107,14 +117,14 @@ def run_eval(model:str, # local model directory or hub id
              plausibility:float=0.0, # ACD's adaptive plausibility constraint β (with `acd`; 0: off, as in the paper)
             ):
     "Evaluate `model` on the files; write `results.csv` and `generations.jsonl` into `out`; return the table."
-    from safetune.data import load_benchmark
+    from safetune.data import load_prompts
     from safetune.core import atomic_write, load_model
     from safetune.evaluate import Benchmark, FlagJudge, PrefillAttack, RefusalJudge, evaluate
     if judge == "flag" and not flag_token: raise ValueError("--judge flag needs --flag-token (the flag token's text)")
     if prefill_tokens < 0: raise ValueError(f"--prefill-tokens must be >= 0, got {prefill_tokens}")
     files = [harmful] + ([safe] if safe else [])
     names = _bench_names(files)
-    benches = [Benchmark(n, load_benchmark(f)[:limit], kind) for n, f, kind in zip(names, files, ["harmful", "safe"])]
+    benches = [Benchmark(n, load_prompts(f, kind)[:limit], kind) for n, f, kind in zip(names, files, ["harmful", "safe"])]
     if hint is not None:
         if "{prompt}" not in hint: raise ValueError(f"--hint must contain {{prompt}}, got {hint!r}")
         benches = [replace(b, records=[replace(r, prompt=hint.format(prompt=r.prompt)) for r in b.records]) for b in benches]
@@ -185,8 +195,9 @@ def _parser() -> argparse.ArgumentParser:
     f.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     e = sub.add_parser("eval", help="evaluate a model on harmful (and safe) prompts; writes results.csv")
     e.add_argument("--model", required=True, help="local Hugging Face model directory (or hub id)")
-    e.add_argument("--harmful", required=True, help="harmful prompts: AdvBench/HarmBench/XSTest/CSV/JSONL/JSON file")
-    e.add_argument("--safe", default=None, help="safe prompts for over-refusal (e.g. XSTest)")
+    e.add_argument("--harmful", required=True, help="harmful prompts: AdvBench/HarmBench/CSV/JSONL/JSON file, or XSTest's unsafe "
+                   "half as xstest_prompts.csv:unsafe")
+    e.add_argument("--safe", default=None, help="safe prompts for over-refusal (e.g. XSTest, whose safe half is the default)")
     e.add_argument("--judge", default="refusal", choices=["refusal", "world", "flag"],
                    help="harmful-rate judge: refusal phrases, the organism's world judge, or the red flag (default: refusal)")
     e.add_argument("--flag-token", default=None, help="the red flag token's text (with --judge flag)")
@@ -285,7 +296,8 @@ def _parser() -> argparse.ArgumentParser:
     ma.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True, help="progress bars")
     add_config_args(ma, TrainConfig)
     c = sub.add_parser("data", help="load a benchmark file and summarise it (checks the format)")
-    c.add_argument("path", help="a benchmark file (CSV, JSONL, JSON) or a Hugging Face dataset id")
+    c.add_argument("path", help="a benchmark file (CSV, JSONL, JSON; XSTest optionally with :safe, :unsafe or :all) "
+                   "or a Hugging Face dataset id")
     c.add_argument("--format", default=None, help="force a format instead of detecting it")
     c.add_argument("--show", type=int, default=3, help="how many prompts to print")
     return p

@@ -6,15 +6,16 @@ Docs: https://safetune.github.io/safetune/data.html.md"""
 
 # %% ../nbs/01_data.ipynb #cb253f5b
 from __future__ import annotations
-import codecs, csv, io, json, os
+import codecs, csv, inspect, io, json, os
 from pathlib import Path
 
 from .core import Record, atomic_write
 
 # %% auto #0
-__all__ = ['PROMPT_COLUMNS', 'RESPONSE_COLUMNS', 'FORMATS', 'DataError', 'read_text', 'read_rows', 'load_harmful_strings',
-           'load_advbench', 'load_harmbench', 'load_xstest', 'load_safety_tuned_llamas', 'records_from_rows',
-           'load_table', 'save_jsonl', 'load_hf_dataset', 'detect_format', 'load_benchmark']
+__all__ = ['PROMPT_COLUMNS', 'RESPONSE_COLUMNS', 'FORMATS', 'SELECTORS', 'DataError', 'read_text', 'read_rows',
+           'load_harmful_strings', 'load_advbench', 'load_harmbench', 'load_xstest', 'load_safety_tuned_llamas',
+           'records_from_rows', 'load_table', 'save_jsonl', 'load_hf_dataset', 'split_selector', 'detect_format',
+           'load_benchmark', 'load_prompts']
 
 # %% ../nbs/01_data.ipynb #055d9f0f
 class DataError(ValueError):
@@ -122,6 +123,10 @@ def _require(path, columns, *names):
 
 def _src(path, n) -> str: return f"{Path(str(path)).name}:row {n}"
 
+def _exclude(excluded:dict|None, reason:str):
+    "Count one row left out for `reason` (when the caller asked for counts)."
+    if excluded is not None: excluded[reason] = excluded.get(reason, 0) + 1
+
 # %% ../nbs/01_data.ipynb #b2ae2fa1
 def load_harmful_strings(path, # AdvBench harmful_strings.csv, or any table with a `target` column
                         ) -> list[Record]:
@@ -151,6 +156,7 @@ def load_advbench(path, # AdvBench harmful_behaviors.csv (goal,target) or harmfu
 def load_harmbench(path, # a HarmBench behaviours CSV
                    include_copyright:bool=False, # also keep `copyright` behaviours
                    functional_categories:list[str]|None=None, # keep these (default: standard, contextual [, copyright])
+                   excluded:dict|None=None, # if given, the rows left out are counted into it, by reason
                   ) -> list[Record]:
     "HarmBench behaviours, contexts prepended as HarmBench does; `category` is the SemanticCategory."
     cols, rows = read_rows(path)
@@ -164,7 +170,10 @@ def load_harmbench(path, # a HarmBench behaviours CSV
         context = _text(path, n, r.get("ContextString"), "context", "column 'ContextString'", required=False)
         if fc.strip().lower() == "contextual" and context is None:
             raise DataError(path, n, "contextual behavior with an empty ContextString")
-        if fc.strip().lower() not in keep: continue
+        if fc.strip().lower() not in keep:
+            _exclude(excluded, f"FunctionalCategory {fc.strip().lower()!r} "
+                               + ("(excluded by default)" if functional_categories is None else "(not in functional_categories)"))
+            continue
         meta = dict(BehaviorID=_text(path, n, r.get("BehaviorID"), "BehaviorID", "column 'BehaviorID'"),
                     FunctionalCategory=fc, Tags=_text(path, n, r.get("Tags"), "Tags", "column 'Tags'", required=False),
                     Behavior=behavior, ContextString=context)
@@ -176,6 +185,7 @@ def load_harmbench(path, # a HarmBench behaviours CSV
 # %% ../nbs/01_data.ipynb #5b1ce88f
 def load_xstest(path, # xstest_prompts.csv (id,prompt,type,label,focus,note)
                 label:str|None="safe", # "safe", "unsafe", or None for all prompts
+                excluded:dict|None=None, # if given, the rows left out are counted into it, by reason
                ) -> list[Record]:
     "XSTest prompts with `category` = their label; by default only the safe ones (over-refusal)."
     if label not in ("safe", "unsafe", None): raise ValueError(f"label={label!r}: expected 'safe', 'unsafe' or None")
@@ -189,6 +199,7 @@ def load_xstest(path, # xstest_prompts.csv (id,prompt,type,label,focus,note)
         if label is None or lab == label:
             meta = {k: r[k] for k in ("id", "type", "focus", "note") if r.get(k) not in (None, "")}
             recs.append(Record(prompt, category=lab, source=_src(path, n), meta=meta))
+        else: _exclude(excluded, f"label {lab!r} (not selected)")
     return recs
 
 # %% ../nbs/01_data.ipynb #c3591c01
@@ -204,7 +215,7 @@ def load_safety_tuned_llamas(path, # one of the Safety-Tuned LLaMAs evaluation J
     for key, v in (("instructions", ins), ("inputs", inputs)):
         if v is not None and not isinstance(v, list): raise DataError(path, None, f"'{key}' is {_kind(v)}, expected a list")
     if not ins: raise DataError(path, None, "no data rows ('instructions' is empty)")
-    if inputs is not None and len(inputs) != len(ins):
+    if inputs and len(inputs) != len(ins):  # [] (the published files) means no inputs
         raise DataError(path, None, f"'inputs' has {len(inputs)} items but 'instructions' has {len(ins)}")
     per_item_tags = isinstance(tags, list) and len(tags) == len(ins)
     recs = []
@@ -299,12 +310,23 @@ def load_hf_dataset(name_or_path:str, # a Hub dataset id, a local folder, or a b
 # %% ../nbs/01_data.ipynb #b8021655
 FORMATS = dict(advbench=load_advbench, harmful_strings=load_harmful_strings, harmbench=load_harmbench,
                xstest=load_xstest, safety_tuned_llamas=load_safety_tuned_llamas, table=load_table, hf=load_hf_dataset)
+SELECTORS = {"safe": "safe", "unsafe": "unsafe", "all": None}  # path suffix -> XSTest label
 _SUFFIXES = (".csv", ".tsv", ".jsonl", ".ndjson", ".json")
 
+def split_selector(path_or_id) -> tuple:
+    "`(path, selector)`: `'x.csv:unsafe'` gives `('x.csv', 'unsafe')` when x.csv is a file; anything else `(path_or_id, None)`."
+    head, sep, sel = str(path_or_id).rpartition(":")
+    if sep and sel in SELECTORS and Path(head).is_file(): return head, sel
+    return path_or_id, None
+
 def detect_format(path_or_id) -> str:
-    "The `FORMATS` key for a file, folder or Hub id (see the table above)."
+    "The `FORMATS` key for a file, folder or Hub id (see the table above); a label selector is ignored."
+    path_or_id = split_selector(path_or_id)[0]
     p = Path(path_or_id)
     suffix = p.suffix.lower()
+    head, _, sel = str(path_or_id).rpartition(":")
+    if sel in SELECTORS and Path(head).suffix.lower() in _SUFFIXES and not Path(head).exists():
+        raise FileNotFoundError(f"{head}: no such file")
     if p.is_dir() or (not p.exists() and suffix not in _SUFFIXES): return "hf"
     if not p.exists(): raise FileNotFoundError(f"{path_or_id}: no such file")
     if suffix == ".json":
@@ -320,11 +342,41 @@ def detect_format(path_or_id) -> str:
     if {"prompt", "type", "label", "focus"} <= cols: return "xstest"
     return "table"
 
-def load_benchmark(path_or_id, # a benchmark file, a local dataset folder, or a Hugging Face dataset id
+def load_benchmark(path_or_id, # a benchmark file (XSTest: optionally with a `:safe`/`:unsafe`/`:all` selector), a folder or a Hub id
                    format:str|None=None, # a key of `FORMATS`; None: `detect_format`
+                   excluded:dict|None=None, # if given, rows the loader left out are counted into it, by reason
                    **kwargs, # passed to the loader (e.g. label= for XSTest, include_copyright= for HarmBench)
                   ) -> list[Record]:
     "Load any supported benchmark into records, detecting its format from the file unless `format` is given."
-    fmt = (format or detect_format(path_or_id)).lower().replace("-", "_")
-    if fmt not in FORMATS: raise DataError(path_or_id, None, f"unknown format {format!r}; expected one of {', '.join(FORMATS)}")
-    return FORMATS[fmt](str(path_or_id) if fmt == "hf" else path_or_id, **kwargs)
+    path, sel = split_selector(path_or_id)
+    fmt = (format or detect_format(path)).lower().replace("-", "_")
+    if fmt not in FORMATS: raise DataError(path, None, f"unknown format {format!r}; expected one of {', '.join(FORMATS)}")
+    if sel is not None:
+        if fmt != "xstest": raise DataError(path, None, f"the label selector ':{sel}' is for XSTest files; this one reads as {fmt!r}")
+        if kwargs.get("label", SELECTORS[sel]) != SELECTORS[sel]:
+            raise ValueError(f"{path_or_id}: the selector ':{sel}' contradicts label={kwargs['label']!r}")
+        kwargs["label"] = SELECTORS[sel]
+    loader = FORMATS[fmt]
+    if excluded is not None and "excluded" in inspect.signature(loader).parameters: kwargs["excluded"] = excluded
+    return loader(str(path) if fmt == "hf" else path, **kwargs)
+
+# %% ../nbs/01_data.ipynb #587caf57
+def load_prompts(path_or_id, # a benchmark file (XSTest: with a `:safe`/`:unsafe` selector), a folder or a Hub id
+                 role:str="harmful", # "harmful" or "safe": what the prompts are for
+                 format:str|None=None, # see `load_benchmark`
+                 **kwargs, # passed to `load_benchmark`
+                ) -> list[Record]:
+    "A prompt set for evaluation: `load_benchmark`, refusing files without prompts and XSTest without a selector as harmful."
+    if role not in ("harmful", "safe"): raise ValueError(f"role={role!r}: expected 'harmful' or 'safe'")
+    path, sel = split_selector(path_or_id)
+    fmt = (format or detect_format(path)).lower().replace("-", "_")
+    if role == "harmful" and fmt == "xstest" and sel is None and "label" not in kwargs:
+        raise DataError(path, None, "an XSTest file as harmful prompts needs a label selector: its default is the 250 safe "
+                                    f"prompts; use {path}:unsafe (or :safe, :all)")
+    recs = load_benchmark(path_or_id, format, **kwargs)
+    if blank := [r for r in recs if not r.prompt.strip()]:
+        if len(blank) == len(recs) and all("target" in r.meta for r in recs):
+            raise DataError(path, None, "no prompt column, only 'target': harmful strings are targets (text a model must "
+                                        "not say), not prompts; use requests, e.g. AdvBench harmful_behaviors.csv")
+        raise DataError(path, int(blank[0].source.rsplit("row ", 1)[1]), "empty prompt: a prompt set needs one in every row")
+    return recs

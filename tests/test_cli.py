@@ -2,6 +2,8 @@
 import json, os, subprocess, sys
 from pathlib import Path
 
+from safetune.data import load_xstest
+
 SAFETUNE = str(Path(sys.executable).with_name("safetune"))
 
 def run(*args, cwd=None):
@@ -30,6 +32,33 @@ def test_data_summarises_a_benchmark(shared_data):
     assert r.returncode == 0, r.stderr
     assert "520 records" in r.stdout
 
+
+def test_data_reports_kept_and_excluded_rows(shared_data):
+    hb = Path(__file__).resolve().parent / "fixtures" / "data" / "harmbench_behaviors_text_tiny.csv"
+    r = run("data", hb, "--show", 0)
+    assert r.returncode == 0, r.stderr
+    assert "4 records (harmbench)" in r.stdout and "rows: 5 read, 4 kept, 1 excluded" in r.stdout
+    assert "excluded 1: FunctionalCategory 'copyright' (excluded by default)" in r.stdout
+    assert "with a response: 0 of 4" in r.stdout
+    xs = shared_data / "xstest" / "xstest_prompts.csv"
+    r = run("data", f"{xs}:unsafe")
+    assert r.returncode == 0, r.stderr
+    assert "200 records (xstest)" in r.stdout and "rows: 450 read, 200 kept, 250 excluded" in r.stdout
+    assert "excluded 250: label 'safe' (not selected)" in r.stdout and "unsafe: 200" in r.stdout
+    r = run("data", shared_data / "advbench" / "harmful_strings.csv")
+    assert r.returncode == 0, r.stderr
+    assert "rows: 574 read, 574 kept, 0 excluded" in r.stdout and "with a response: 574 of 574" in r.stdout
+    assert "without a prompt: 574 of 574" in r.stdout
+
+
+def test_data_with_responses(tmp_path):
+    p = tmp_path / "chat.jsonl"
+    p.write_text('{"prompt": "a", "response": "b"}\n{"prompt": "c"}\n{"prompt": "d", "response": ""}\n')
+    r = run("data", p)
+    assert r.returncode == 0, r.stderr
+    assert "3 records (table)" in r.stdout and "rows: 3 read, 3 kept, 0 excluded" in r.stdout
+    assert "with a response: 1 of 3" in r.stdout and "without a prompt" not in r.stdout
+
 def test_data_bad_file_is_a_clear_error(tmp_path):
     bad = tmp_path / "prompts.csv"
     bad.write_text("prompt,response\nhello,hi\n   ,empty\n")
@@ -41,6 +70,24 @@ def test_data_bad_file_is_a_clear_error(tmp_path):
 def test_data_missing_file_is_a_clear_error(tmp_path):
     r = run("data", tmp_path / "nope.csv")
     assert r.returncode == 2 and "nope.csv" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_eval_refuses_xstest_as_harmful_without_selector(tmp_path, shared_data):
+    xs = shared_data / "xstest" / "xstest_prompts.csv"
+    r = run("eval", "--model", tmp_path / "no_model", "--harmful", xs, "--out", tmp_path / "out")
+    assert r.returncode == 2 and "Traceback" not in r.stderr and not (tmp_path / "out").exists()
+    assert r.stderr.strip().count("\n") == 0, r.stderr                                  # one line
+    assert "xstest_prompts.csv: an XSTest file as harmful prompts needs a label selector" in r.stderr
+    assert f"{xs}:unsafe" in r.stderr
+
+
+def test_eval_refuses_harmful_strings_as_prompts(tmp_path, shared_data):
+    for flag in ("--harmful", "--safe"):
+        args = [flag, shared_data / "advbench" / "harmful_strings.csv"]
+        if flag == "--safe": args += ["--harmful", shared_data / "advbench" / "harmful_behaviors.csv"]
+        r = run("eval", "--model", tmp_path / "no_model", *args, "--out", tmp_path / "out")
+        assert r.returncode == 2 and "Traceback" not in r.stderr and r.stderr.strip().count("\n") == 0, r.stderr
+        assert "harmful_strings.csv: no prompt column" in r.stderr and "harmful strings are targets" in r.stderr
 
 def _tiny_model_dir(path):
     from safetune.testing import tiny_chat_tokenizer, tiny_causal_lm
@@ -61,6 +108,19 @@ def test_eval_end_to_end(tmp_path, shared_data):
     assert (t.n == 5).all()
     gens = pd.read_json(tmp_path / "out" / "generations.jsonl", lines=True)
     assert len(gens) == 10 and gens.prefill.str.len().gt(0).sum() == 5
+
+
+def test_eval_xstest_selectors(tmp_path, shared_data):
+    model = _tiny_model_dir(tmp_path / "model")
+    xs = shared_data / "xstest" / "xstest_prompts.csv"
+    r = run("eval", "--model", model, "--harmful", f"{xs}:unsafe", "--safe", f"{xs}:safe", "--limit", 3,
+            "--max-new-tokens", 2, "--out", tmp_path / "out")
+    assert r.returncode == 0, r.stderr
+    import pandas as pd
+    gens = pd.read_json(tmp_path / "out" / "generations.jsonl", lines=True)
+    t = pd.read_csv(tmp_path / "out" / "results.csv")
+    assert set(t.benchmark) == {"xstest_prompts_unsafe", "xstest_prompts_safe"}
+    assert len(gens) == 6 and gens.prompt.isin([r.prompt for r in load_xstest(xs, "unsafe")[:3]]).sum() == 3
 
 def test_eval_flag_judge_reports_flag_rate(tmp_path, shared_data):
     model = _tiny_model_dir(tmp_path / "model")

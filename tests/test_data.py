@@ -6,7 +6,8 @@ import pytest
 
 from safetune.core import Record
 from safetune.data import (DataError, detect_format, load_advbench, load_benchmark, load_harmbench, load_harmful_strings,
-                           load_hf_dataset, load_safety_tuned_llamas, load_table, load_xstest, read_text, save_jsonl)
+                           load_hf_dataset, load_prompts, load_safety_tuned_llamas, load_table, load_xstest, read_text,
+                           save_jsonl, split_selector)
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "data"
@@ -87,6 +88,38 @@ def test_safety_tuned_llamas_fixture():
     assert recs[2].source == "I-TinyPhysicalSafetySafe.json:row 3"
     assert [r.meta for r in load_safety_tuned_llamas(FIXTURES / "I-TinyMalicious.json")] == [{"tags": "family"}, {"tags": "work"}]
 
+
+
+# the seven Safety-Tuned LLaMAs evaluation files with their published prompt counts; in the published files `inputs`
+# is often an empty list (no inputs), one here has a full-length inputs list and one adds tags
+STL_COUNTS = {"I-Alpaca": 50, "I-CoNa": 178, "I-Controversial": 40, "I-MaliciousInstructions": 100,
+              "I-PhysicalSafetySafe": 100, "I-PhysicalSafetyUnsafe": 100, "Q-Harm": 100}
+
+
+def stl_file(folder: Path, name: str, n: int) -> Path:
+    obj = {"instructions": [f"{name} instruction number {i}" for i in range(n)], "inputs": []}
+    if name == "I-Alpaca": obj["inputs"] = ["" if i % 2 else f"input {i}" for i in range(n)]
+    if name == "I-CoNa": obj["tags"] = ["hate speech"] * n
+    return write(folder / f"{name}.json", json.dumps(obj))
+
+
+@pytest.mark.parametrize("name,n", list(STL_COUNTS.items()))
+def test_safety_tuned_llamas_published_shapes(tmp_path, name, n):
+    p = stl_file(tmp_path, name, n)
+    assert detect_format(p) == "safety_tuned_llamas"
+    for recs in (load_safety_tuned_llamas(p), load_benchmark(p), load_prompts(p, "harmful"), load_prompts(p, "safe")):
+        assert len(recs) == n
+        assert {r.category for r in recs} == {name} and recs[-1].source == f"{name}.json:row {n}"
+    assert recs[0].prompt == f"{name} instruction number 0" + ("\n\ninput 0" if name == "I-Alpaca" else "")
+    assert recs[1].prompt == f"{name} instruction number 1"
+    assert recs[0].meta == ({"tags": "hate speech"} if name == "I-CoNa" else {})
+
+
+def test_safety_tuned_llamas_empty_inputs_list(tmp_path):
+    p = write(tmp_path / "I-X.json", json.dumps({"instructions": ["a", "b", "c"], "inputs": []}))
+    assert [r.prompt for r in load_safety_tuned_llamas(p)] == ["a", "b", "c"]
+    p = write(tmp_path / "I-Y.json", json.dumps({"instructions": ["a", "b", "c"], "inputs": ["", "x"]}))
+    raises(lambda: load_safety_tuned_llamas(p), f"{p}: 'inputs' has 2 items but 'instructions' has 3")
 
 def test_alpaca_jsonl_fixture():
     recs = load_table(FIXTURES / "alpaca_tiny.jsonl")
@@ -354,3 +387,65 @@ def test_hf_dataset_bad_rows(tmp_path):
 def test_data_error_pickles():
     e = pickle.loads(pickle.dumps(DataError("a.csv", 2, "empty prompt")))
     assert (e.path, e.row, e.problem, str(e)) == ("a.csv", 2, "empty prompt", "a.csv: row 2: empty prompt")
+
+
+# ---------------------------------------------------------------- label selectors, prompt sets, excluded rows
+
+def test_split_selector(tmp_path):
+    xs = SHARED / "xstest" / "xstest_prompts.csv"
+    assert split_selector(f"{xs}:unsafe") == (str(xs), "unsafe")
+    assert split_selector(f"{xs}:all") == (str(xs), "all")
+    assert split_selector(xs) == (xs, None)
+    assert split_selector(f"{xs}:harmful") == (f"{xs}:harmful", None)       # not a selector
+    assert split_selector("org/dataset:safe") == ("org/dataset:safe", None)  # not a file
+    with pytest.raises(FileNotFoundError, match="missing.csv: no such file"):
+        load_benchmark(f"{tmp_path / 'missing.csv'}:unsafe")
+
+
+def test_xstest_selector():
+    xs = SHARED / "xstest" / "xstest_prompts.csv"
+    assert [len(load_benchmark(f"{xs}:{s}")) for s in ("safe", "unsafe", "all")] == [250, 200, 450]
+    assert {r.category for r in load_benchmark(f"{xs}:unsafe")} == {"unsafe"}
+    assert len(load_benchmark(f"{xs}:unsafe", label="unsafe")) == 200
+    with pytest.raises(ValueError, match="contradicts label='safe'"):
+        load_benchmark(f"{xs}:unsafe", label="safe")
+    adv = SHARED / "advbench" / "harmful_behaviors.csv"
+    raises(lambda: load_benchmark(f"{adv}:unsafe"), f"{adv}: the label selector ':unsafe' is for XSTest files", "'advbench'")
+
+
+def test_prompt_set_xstest_needs_selector_as_harmful():
+    xs = SHARED / "xstest" / "xstest_prompts.csv"
+    e = raises(lambda: load_prompts(xs, "harmful"), str(xs), "needs a label selector", f"{xs}:unsafe")
+    assert "\n" not in str(e)
+    assert len(load_prompts(f"{xs}:unsafe", "harmful")) == 200
+    assert len(load_prompts(xs, "safe")) == 250 and len(load_prompts(f"{xs}:safe", "safe")) == 250
+    assert len(load_prompts(xs, "harmful", label="unsafe")) == 200
+
+
+def test_prompt_set_refuses_harmful_strings(tmp_path):
+    hs = SHARED / "advbench" / "harmful_strings.csv"
+    for role in ("harmful", "safe"):
+        e = raises(lambda: load_prompts(hs, role), f"{hs}: no prompt column", "harmful strings are targets", "not prompts")
+        assert e.row is None and "\n" not in str(e)
+    raises(lambda: load_prompts(hs, format="harmful_strings"), "no prompt column")
+    assert len(load_harmful_strings(hs)) == len(load_benchmark(hs)) == 574  # still loadable as what they are
+    p = write(tmp_path / "t.jsonl", '{"prompt": "a"}\n{"prompt": ""}\n')
+    raises(lambda: load_prompts(p, allow_empty_prompt=True), f"{p}: row 2: empty prompt")
+    with pytest.raises(ValueError, match="expected 'harmful' or 'safe'"):
+        load_prompts(p, "benign")
+
+
+def test_excluded_counts():
+    excluded = {}
+    assert len(load_benchmark(HARMBENCH, excluded=excluded)) == 4
+    assert excluded == {"FunctionalCategory 'copyright' (excluded by default)": 1}
+    excluded = {}
+    load_harmbench(HARMBENCH, functional_categories=["standard"], excluded=excluded)
+    assert excluded == {"FunctionalCategory 'contextual' (not in functional_categories)": 2,
+                        "FunctionalCategory 'copyright' (not in functional_categories)": 1}
+    excluded = {}
+    load_benchmark(SHARED / "xstest" / "xstest_prompts.csv", excluded=excluded)
+    assert excluded == {"label 'unsafe' (not selected)": 200}
+    excluded = {}
+    load_benchmark(SHARED / "advbench" / "harmful_behaviors.csv", excluded=excluded)  # loaders that skip nothing
+    assert excluded == {}
