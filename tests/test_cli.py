@@ -104,7 +104,9 @@ def test_eval_end_to_end(tmp_path, shared_data):
     t = pd.read_csv(tmp_path / "out" / "results.csv")
     assert {"benchmark", "metric", "value", "ci_low", "ci_high", "n"} <= set(t.columns)
     got = set(zip(t.benchmark, t.metric))
-    assert got == {("harmful_behaviors", "harmful_rate"), ("harmful_behaviors", "refusal_rate"), ("xstest_prompts", "refusal_rate")}
+    assert got == {("harmful_behaviors", "harmful_rate"), ("harmful_behaviors", "refusal_rate"), ("harmful_behaviors", "degenerate_rate"),
+                   ("xstest_prompts", "refusal_rate")}
+    assert set(t.ci) == {"clopper-pearson"}
     assert (t.n == 5).all()
     gens = pd.read_json(tmp_path / "out" / "generations.jsonl", lines=True)
     assert len(gens) == 10 and gens.prefill.str.len().gt(0).sum() == 5
