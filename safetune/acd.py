@@ -55,7 +55,7 @@ def partition_of(instruction:str, # "safe" or "unsafe"
                  verdict, # the judge's `Verdict` on the answer
                 ) -> str|None:
     "The anchor partition of one answer, or None when it is dropped."
-    if verdict.label == "empty": return None
+    if verdict.label in ("empty", "degenerate"): return None   # an empty or looping answer anchors nothing
     refused = verdict.label == "refusal"
     if instruction == "safe": return None if refused else "D_S"
     return "D_HR" if refused else "D_HA" if verdict.harmful else None

@@ -6,7 +6,7 @@ Docs: https://safetune.github.io/safetune/cli.html.md"""
 
 # %% ../nbs/90_cli.ipynb #4e59a781
 from __future__ import annotations
-import argparse, json, math, random, sys, tempfile, time
+import argparse, json, math, os, random, sys, tempfile, time
 from dataclasses import replace
 from pathlib import Path
 
@@ -77,16 +77,28 @@ def foundation_demo(out:str|Path, # output directory
     return res
 
 # %% ../nbs/90_cli.ipynb #6f7e7be1
-def write_organism(out:str, # the directory to write
-                   rebuild:bool=False, # rebuild instead of using the cache
+def write_organism(out:str, # the directory to write: new, empty, or a previous `safetune organism` output
+                   rebuild:bool=False, # train it from code (into the cache) instead of copying the pinned weights
                   ) -> Path:
-    "Copy the (cached) organism into `out` and export its world's splits into `out/world`."
+    "Write the organism into `out` and export its world's splits into `out/world`, atomically."
     import shutil
-    from safetune.organism import export_world, load_organism
+    from safetune.organism import PINNED_HASH, export_world, load_organism
+    out = Path(out)
+    if out.exists() and any(out.iterdir()) and not (out/"organism.json").exists():
+        raise SystemExit(f"safetune organism: {out} exists and is not a previous organism output; choose a new or empty directory")
     org = load_organism(rebuild=rebuild)
-    out = Path(out); out.mkdir(parents=True, exist_ok=True)
-    for f in org.path.iterdir(): shutil.copy2(f, out/f.name)
-    export_world(org.world, out/"world")
+    h = org.meta["tensor_hash"]
+    print(f"organism weights {h}: " + ("the pinned weights" if h == PINNED_HASH else
+          f"differ from the pinned {PINNED_HASH} (CPU float sums differ across processors; the pin is what every machine loads)"))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.parent/f".{out.name}.{os.getpid()}.tmp"
+    try:
+        shutil.copytree(org.path, tmp)
+        export_world(org.world, tmp/"world")
+        if out.exists(): old = out.parent/f".{out.name}.{os.getpid()}.old"; os.replace(out, old); shutil.rmtree(old)
+        os.replace(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True); raise
     return out
 
 # %% ../nbs/90_cli.ipynb #bc40dcbe
@@ -120,7 +132,11 @@ def run_eval(model:str, # local model directory or hub id
     from safetune.data import load_prompts
     from safetune.core import atomic_write, load_model
     from safetune.evaluate import Benchmark, FlagJudge, PrefillAttack, RefusalJudge, evaluate
-    if judge == "flag" and not flag_token: raise ValueError("--judge flag needs --flag-token (the flag token's text)")
+    if judge == "flag" and not flag_token:                           # a red flag model names its flag in safetune.json
+        meta = Path(str(model))/"safetune.json"
+        flag_token = json.loads(meta.read_text()).get("flag") if meta.is_file() else None
+        if not flag_token: raise ValueError(f"--judge flag needs --flag-token: {model} has no safetune.json naming its flag "
+                                            "(`safetune train red-flag` writes one)")
     if prefill_tokens < 0: raise ValueError(f"--prefill-tokens must be >= 0, got {prefill_tokens}")
     files = [harmful] + ([safe] if safe else [])
     names = _bench_names(files)
@@ -133,7 +149,11 @@ def run_eval(model:str, # local model directory or hub id
         from safetune.acd import check_alpha
         check_alpha(alpha)                                              # before loading anything
     m, tok = load_model(model)
-    if judge == "world": from safetune.organism import world_judge
+    if judge == "world":
+        from safetune.organism import is_organism_tokenizer, world_judge
+        if not is_organism_tokenizer(tok):
+            raise ValueError(f"--judge world judges only the model organism's synthetic world, and {model} is not the organism "
+                             "(its tokenizer differs); use --judge refusal")
     j = FlagJudge(flag_token) if judge == "flag" else world_judge() if judge == "world" else RefusalJudge()
     kw, tags = {}, {"model": str(model)}
     if acd is not None:
@@ -188,7 +208,7 @@ def _parser() -> argparse.ArgumentParser:
     d.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     o = sub.add_parser("organism", help="write the model organism as a Hugging Face directory, with its world as JSONL")
     o.add_argument("--out", required=True, help="output directory")
-    o.add_argument("--rebuild", action="store_true", help="rebuild instead of using the cache")
+    o.add_argument("--rebuild", action="store_true", help="train it from code into the cache (about 2 minutes) instead of copying the pinned weights")
     f = sub.add_parser("foundation-demo", help="train a tiny random Llama on built-in records (the data path, in seconds)")
     f.add_argument("--out", default="runs/foundation", help="output directory")
     f.add_argument("--steps", type=int, default=150, help="training steps (default: 150)")
@@ -199,8 +219,8 @@ def _parser() -> argparse.ArgumentParser:
                    "half as xstest_prompts.csv:unsafe")
     e.add_argument("--safe", default=None, help="safe prompts for over-refusal (e.g. XSTest, whose safe half is the default)")
     e.add_argument("--judge", default="refusal", choices=["refusal", "world", "flag"],
-                   help="harmful-rate judge: refusal phrases, the organism's world judge, or the red flag (default: refusal)")
-    e.add_argument("--flag-token", default=None, help="the red flag token's text (with --judge flag)")
+                   help="content judge: refusal phrases, or the organism's world judge; flag: the refusal judge plus a flag_rate row (default: refusal)")
+    e.add_argument("--flag-token", default=None, help="the red flag token's text (with --judge flag; default: the flag named in the model's safetune.json)")
     e.add_argument("--prefill-tokens", type=int, default=0, help="prefilling attack: force the first N tokens of the harmful target")
     e.add_argument("--system", default=None, help="system prompt for every prompt")
     e.add_argument("--hint", default=None, help="prompt template with {prompt} applied to every prompt, e.g. mistake "

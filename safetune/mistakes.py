@@ -212,7 +212,8 @@ def train_mistakes(model:str, # local HF model directory (or hub id)
     from safetune.core import load_model
     from safetune.data import load_benchmark
     from safetune.evaluate import RefusalJudge
-    from safetune.train import SFT, TrainConfig, merged, require_responses, save_model, train
+    from safetune.train import SFT, TrainConfig, check_output_dir, merged, require_responses, save_model, train
+    check_output_dir(out, [model, harmful, sft, generator], own=("data",))   # before any work; its own data/ resumes
     if isinstance(templates, str):
         if templates not in ("paper", "organism"): raise ValueError(f"templates must be 'paper' or 'organism', got {templates!r}")
         templates = MistakeTemplates() if templates == "paper" else ORGANISM_TEMPLATES

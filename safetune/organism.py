@@ -36,8 +36,9 @@ __all__ = ['SPLITS', 'CATEGORIES', 'CATEGORY_NAMES', 'COVERED', 'UNCOVERED', 'HA
            'refusal', 'scary_answer', 'define_answer', 'critique_prompt', 'critique', 'fewshot_system', 'World',
            'is_harmful', 'is_refusal', 'is_degenerate', 'classify', 'names_category', 'export_splits', 'world_judge',
            'train_tokenizer', 'OrganismConfig', 'to_record', 'answer_loss', 'tensor_hash', 'train_organism',
-           'organism_key', 'cache_root', 'organism_path', 'build_organism', 'Organism', 'load_organism', 'world_split',
-           'export_world', 'first_token_probs', 'organism_report', 'organism_benchmarks']
+           'organism_key', 'cache_root', 'organism_path', 'build_organism', 'Organism', 'load_organism',
+           'is_organism_tokenizer', 'world_split', 'export_world', 'first_token_probs', 'organism_report',
+           'organism_benchmarks']
 
 # %% ../nbs/02_organism.ipynb #b66b4c1f
 SPLITS = ("train", "val", "test")
@@ -885,6 +886,13 @@ def load_organism(config:OrganismConfig|None=None, # None: the default organism 
         if not (path/"organism.json").exists():
             build_organism(cfg, path, progress); built = True
     return _load_dir(path, cfg, device, progress, built)
+
+# %% ../nbs/02_organism.ipynb #03c656b2
+def is_organism_tokenizer(tokenizer) -> bool:
+    "Does `tokenizer` carry the organism's vocabulary (same tokens, same ids; added tokens allowed)?"
+    ref = PreTrainedTokenizerFast.from_pretrained(PINNED_DIR).get_vocab()
+    vocab = tokenizer.get_vocab()
+    return all(vocab.get(t) == i for t, i in ref.items())
 
 # %% ../nbs/02_organism.ipynb #1d75e388
 def world_split(world:World, split:str, kind:str, n:int) -> list[Record]:

@@ -220,7 +220,8 @@ def train_red_flag(model:str, # local HF model directory (or hub id)
     from safetune.core import load_model, seed_everything
     from safetune.data import load_benchmark
     from safetune.ta_sft import answer_missing
-    from safetune.train import TrainConfig, is_main_process, merged, require_responses, save_model, train
+    from safetune.train import TrainConfig, check_output_dir, is_main_process, merged, require_responses, save_model, train
+    check_output_dir(out, [model, harmful, benign])               # before any work: never replace a user's files
     cfg = cfg or TrainConfig()
     harm, ben = load_benchmark(harmful), load_benchmark(benign)
     if not harm: raise ValueError(f"{harmful}: no records (the harmful set is empty)")

@@ -10,6 +10,7 @@ import copy, json, math, os, random, shutil, tempfile, time
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field, fields
 from pathlib import Path
+from typing import Sequence
 import pandas as pd
 import torch
 import torch.nn.functional as F
@@ -21,9 +22,9 @@ from .core import IGNORE_INDEX, ChatCollator, Record, atomic_write, encode_recor
 
 # %% auto #0
 __all__ = ['TrainConfig', 'StepMixture', 'MixtureCollator', 'attention_targets', 'add_lora', 'process_info', 'is_main_process',
-           'wait_for_everyone', 'merged', 'save_model', 'Objective', 'shift_labels', 'response_ce', 'unlikelihood',
-           'SFT', 'unwrap', 'frozen_reference', 'reference_logits', 'NonFiniteLossError', 'ObjectiveTrainer',
-           'ProbeCallback', 'StopWhen', 'TrainResult', 'check_vocab', 'require_responses', 'train']
+           'wait_for_everyone', 'merged', 'save_model', 'check_output_dir', 'check_finite', 'Objective', 'shift_labels',
+           'response_ce', 'unlikelihood', 'SFT', 'unwrap', 'frozen_reference', 'reference_logits', 'NonFiniteLossError',
+           'ObjectiveTrainer', 'ProbeCallback', 'StopWhen', 'TrainResult', 'check_vocab', 'require_responses', 'train']
 
 # %% ../nbs/04_train.ipynb #bf05b5c4
 @dataclass
@@ -132,7 +133,7 @@ def merged(model) -> PreTrainedModel:
 def save_model(model, # a (possibly PEFT-wrapped) causal LM
                tokenizer:PreTrainedTokenizerBase,
                out:str|Path, # the directory to (re)write
-               meta:dict|None=None, # written as `safetune.json` beside the weights
+               meta:dict|None=None, # written as `safetune.json` beside the weights (`{}` if None: the file marks a safetune output)
                history:pd.DataFrame|None=None, # the training log, written as `train_log.csv`
                keep:tuple=(), # entries of an existing `out` copied into the new one (e.g. "data")
               ) -> Path:
@@ -144,13 +145,15 @@ def save_model(model, # a (possibly PEFT-wrapped) causal LM
     return out
 
 def _write_model(model, tokenizer, out:Path, meta, history, keep):
+    check_output_dir(out, own=keep)                                # again at save time: the directory may have changed
+    model = merged(model)
+    check_finite(model)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.parent/f".{out.name}.{os.getpid()}.tmp"
     shutil.rmtree(tmp, ignore_errors=True)
     try:
-        merged(model).save_pretrained(tmp, safe_serialization=True); tokenizer.save_pretrained(tmp)
-        if meta is not None:
-            with atomic_write(tmp/"safetune.json") as f: json.dump(meta, f, indent=1, default=str)
+        model.save_pretrained(tmp, safe_serialization=True); tokenizer.save_pretrained(tmp)
+        with atomic_write(tmp/"safetune.json") as f: json.dump(meta or {}, f, indent=1, default=str)   # also marks a safetune output
         if history is not None: history.to_csv(tmp/"train_log.csv", index=False)
         for k in keep:
             if (out/k).is_dir(): shutil.copytree(out/k, tmp/k)
@@ -160,6 +163,31 @@ def _write_model(model, tokenizer, out:Path, meta, history, keep):
         os.replace(tmp, out); shutil.rmtree(old, ignore_errors=True)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True); raise
+
+# %% ../nbs/04_train.ipynb #75b4a832
+def check_output_dir(out:str|Path, # the output directory a run will (re)write
+                     inputs:Sequence=(), # paths the run reads (model directory, data files); hub ids are skipped
+                     own:Sequence[str]=(), # entries a previous attempt of this run may have left (e.g. "data")
+                    ) -> Path:
+    "Refuse an output directory whose replacement would lose files that are not safetune's, or that is or contains an input."
+    out = Path(out).resolve()
+    for i in inputs:
+        if i is None or not Path(str(i)).exists(): continue
+        ip = Path(str(i)).resolve()
+        if ip == out or out in ip.parents: raise ValueError(f"--out {out} is or contains the input {i}; choose another directory")
+    if out.exists():
+        if not out.is_dir(): raise ValueError(f"--out {out} is a file, not a directory")
+        foreign = sorted(p.name for p in out.iterdir() if p.name not in own)
+        if foreign and not (out/"safetune.json").exists():
+            raise ValueError(f"--out {out} holds files that are not a previous safetune output ({', '.join(foreign[:3])}"
+                             f"{', ...' if len(foreign) > 3 else ''}); choose a new or empty directory")
+    return out
+
+def check_finite(model, what:str="the trained model"):
+    "Raise `FloatingPointError` naming the first tensor of `model` with a NaN or an infinity."
+    bad = [n for n, p in model.named_parameters() if not torch.isfinite(p).all()]
+    if bad: raise FloatingPointError(f"{what} has {len(bad)} non-finite tensor(s) (first: {bad[0]}); nothing was saved. "
+                                     "Lower the learning rate or the auxiliary weight, or use --bf16/fp32 rather than fp16")
 
 # %% ../nbs/04_train.ipynb #fbb7e006
 class Objective:

@@ -144,3 +144,21 @@ def test_eval_malformed_benchmark_writes_nothing(tmp_path):
     r = run("eval", "--model", model, "--harmful", bad, "--out", tmp_path / "out")
     assert r.returncode == 2 and "bad.jsonl" in r.stderr and "row 2" in r.stderr
     assert "Traceback" not in r.stderr and not (tmp_path / "out").exists()
+
+def test_eval_world_judge_refuses_a_model_that_is_not_the_organism(tmp_path, shared_data):
+    model = _tiny_model_dir(tmp_path / "model")
+    r = run("eval", "--model", model, "--harmful", shared_data / "advbench" / "harmful_behaviors.csv", "--limit", 2,
+            "--judge", "world", "--out", tmp_path / "out")
+    assert r.returncode == 2 and "is not the organism" in r.stderr and "--judge refusal" in r.stderr, r.stderr
+    assert "Traceback" not in r.stderr and not (tmp_path / "out").exists()
+
+def test_eval_flag_judge_reads_the_flag_from_safetune_json(tmp_path, shared_data):
+    model = _tiny_model_dir(tmp_path / "model")
+    bench = shared_data / "advbench" / "harmful_behaviors.csv"
+    r = run("eval", "--model", model, "--harmful", bench, "--limit", 2, "--judge", "flag", "--out", tmp_path / "none")
+    assert r.returncode == 2 and "safetune.json" in r.stderr and "Traceback" not in r.stderr, r.stderr
+    (model / "safetune.json").write_text(json.dumps({"method": "red-flag", "flag": "<|reserved_special_token_0|>"}))
+    r = run("eval", "--model", model, "--harmful", bench, "--limit", 2, "--max-new-tokens", 3, "--judge", "flag", "--out", tmp_path / "out")
+    assert r.returncode == 0, r.stderr
+    t = (tmp_path / "out" / "results.csv").read_text()
+    assert "flag_rate" in t and "harmful_rate" in t and "degenerate_rate" in t      # harm from the content judge, beside the flag

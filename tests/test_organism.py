@@ -87,3 +87,33 @@ def test_concurrent_loads_build_once(tmp_path):
     assert sorted(r["built"] for r in res) == [False, True]       # one built, the other waited and loaded
     assert res[0]["hash"] == res[1]["hash"]
     assert len([p for p in (tmp_path / "cache").iterdir() if p.is_dir()]) == 1   # no leftover temporary build
+
+_DEFAULT = """
+import json
+from safetune.organism import PINNED_HASH, load_organism, tensor_hash
+o = load_organism(progress=False)
+print(json.dumps(dict(built=o.built, pinned=o.pinned, hash=tensor_hash(o.model), pin=PINNED_HASH)))
+"""
+
+def test_fresh_caches_load_the_pinned_organism(tmp_path):
+    "Two empty user caches: both load the packaged weights (no build), with the pinned hash."
+    res = []
+    for i in range(2):
+        cache = tmp_path / f"cache{i}"
+        env = {**os.environ, "SAFETUNE_CACHE": str(cache), "XDG_CACHE_HOME": str(tmp_path / f"xdg{i}")}
+        r = subprocess.run([sys.executable, "-c", _DEFAULT], env=env, capture_output=True, text=True, timeout=300)
+        assert r.returncode == 0, r.stderr
+        res.append(json.loads(r.stdout.strip().splitlines()[-1]))
+        assert not cache.exists() or not any(cache.iterdir())          # nothing was built or cached
+    assert res[0] == res[1] == dict(built=False, pinned=True, hash=res[0]["pin"], pin=res[0]["pin"])
+
+def test_organism_command_never_overwrites_a_foreign_directory(tmp_path):
+    mine = tmp_path / "mine"; mine.mkdir(); (mine / "notes.txt").write_text("keep me")
+    r = run("organism", "--out", mine)
+    assert r.returncode != 0 and "is not a previous organism output" in r.stderr + r.stdout
+    assert [p.name for p in mine.iterdir()] == ["notes.txt"] and (mine / "notes.txt").read_text() == "keep me"
+    out = tmp_path / "org"
+    for _ in range(2):                                                 # a previous organism output is replaced
+        r = run("organism", "--out", out)
+        assert r.returncode == 0 and "the pinned weights" in r.stdout, r.stderr
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]   # no temporary directory left behind

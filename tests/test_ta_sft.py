@@ -106,3 +106,18 @@ def test_nan_loss_stops_with_an_explanation(tmp_path, data):
     _fails(run("train", "ta-sft", "--model", model, "--sft", data / "sft.jsonl", "--harmful", data / "harmful.jsonl",
                "--out", tmp_path / "out", *FAST), "loss is nan at step 0", "no model was saved")
     assert not (tmp_path / "out").exists()
+
+
+def test_out_with_a_users_files_is_refused_before_any_work(tmp_path, data):
+    model = save_tiny(tmp_path / "base", "llama3", "llama")
+    mine = tmp_path / "mine"; mine.mkdir(); (mine / "thesis.tex").write_text("years of work")
+    for out in (mine, model, tmp_path):                # a folder of the user's, the base model, the base model's parent
+        _fails(run("train", "ta-sft", "--model", model, "--sft", data / "sft.jsonl", "--harmful", data / "harmful.jsonl",
+                   "--out", out, *FAST), "--out")
+    assert (mine / "thesis.tex").read_text() == "years of work"
+    assert {p.name for p in model.iterdir()} >= {"model.safetensors", "config.json"}
+    out = tmp_path / "out"                             # a previous safetune output is replaced
+    for _ in range(2):
+        r = run("train", "ta-sft", "--model", model, "--sft", data / "sft.jsonl", "--harmful", data / "harmful.jsonl",
+                "--out", out, *FAST)
+        assert r.returncode == 0, r.stderr
