@@ -42,8 +42,9 @@ def test_demo_quick_writes_one_table_for_every_arm(tmp_path):
             "harm_vs_utility.png", "over_alignment.png", "acd_alpha.png", "red_flag_roc.png"} == {p.name for p in out.iterdir()}
     for png in out.glob("*.png"): assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", png
     s = pd.read_csv(out / "summary.csv")
-    assert list(s.method) == ["organism", "organism + safe system prompt", "SFT + refusals", "unlikelihood", "TA-SFT", "red flag",
-                              "SFT on safe responses", "mistake analysis", "SP-only", "ACD", "red flag → ACD"]
+    assert list(s.method) == ["organism", "organism + safe system prompt", "SFT + refusals", "unlikelihood", "gradient ascent",
+                              "TA-SFT", "red flag", "SFT on safe responses", "SFT on safe responses, no hint", "mistake analysis",
+                              "mistake analysis, no hint", "SP-only", "ACD", "red flag → ACD"]
     rates = s.filter(regex="^(harmful|degenerate|over_refusal|utility)")
     assert rates.notna().all().all() and ((rates >= 0) & (rates <= 1)).all().all()
     assert (s[s.role != "baseline"].cost_s > 0).all() and (s.loc[s.method == "organism", "cost_s"] == 0).all()
