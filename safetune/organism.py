@@ -868,13 +868,14 @@ def _load_dir(path, cfg, device, progress, built=False, expect_hash=None) -> Org
     return Organism(model, tok, World(cfg.seed), Path(path), cfg, built)
 
 def load_organism(config:OrganismConfig|None=None, # None: the default organism (the pinned weights shipped with safetune)
-                  rebuild:bool=False, # train it from code into the cache instead (replacing a cached build)
+                  rebuild:bool=False, # train it from code into the cache (replacing a cached build)
+                  pinned:bool=True, # the default config: load the weights shipped with safetune (False: the cache's build)
                   device:str|None=None, # e.g. "cuda"
                   progress:bool=True, # show progress bars
                  ) -> Organism:
     "The model organism: the pinned weights for the default config, else built once per config into the cache (under a file lock)."
     cfg = config or OrganismConfig()
-    if cfg == OrganismConfig() and not rebuild:
+    if cfg == OrganismConfig() and pinned and not rebuild:
         key, pinned_key = organism_key(cfg), json.loads((PINNED_DIR/"organism.json").read_text())["key"]
         if key == pinned_key: return _load_dir(PINNED_DIR, cfg, device, progress, expect_hash=PINNED_HASH)
         warnings.warn(f"the packaged organism was built for another world (key {pinned_key}; this code gives {key}): "
