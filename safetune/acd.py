@@ -451,14 +451,16 @@ def acd_fit(model:str, # local HF model directory (or hub id)
             refusal_fallback:bool=False, # fill an empty D_HR with templated refusals
             n:int|None=100, # instructions used from each file (None: all)
             max_new_tokens:int=100, # answer length of the anchor data
-            cfg:ACDConfig=ACDConfig(), progress:bool=True) -> dict:
+            cfg:ACDConfig=ACDConfig(), progress:bool=True,
+            chat_template:str|None=None, # a Jinja file replacing the model's chat template (base models; CLI `--chat-template`)
+           ) -> dict:
     "Build the anchor data from two instruction files, optimise both prompts, save them; returns the file's metadata."
     from safetune.core import load_model
     from safetune.data import load_benchmark, save_jsonl
     t0, out = time.time(), Path(out)
     if out.suffix != ".safetensors": raise ValueError(f"--out must be a .safetensors file, got {out}")
     safe_recs, unsafe_recs = load_benchmark(safe)[:n], load_benchmark(unsafe)[:n]
-    m, tok = load_model(model)
+    m, tok = load_model(model, chat_template=chat_template)
     if judge == "world":
         from safetune.organism import world_judge
         j = world_judge()

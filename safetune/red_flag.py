@@ -215,6 +215,7 @@ def train_red_flag(model:str, # local HF model directory (or hub id)
                    k:int=0, fixed:bool=False, # cut points (see `flag_example`)
                    cfg=None, # `TrainConfig`
                    progress:bool=True,
+                   chat_template:str|None=None, # a Jinja file replacing the model's chat template (base models; CLI `--chat-template`)
                   ) -> dict:
     "Train the red flag token into `model` and save the merged model (flag included, tie preserved) into `out`."
     from safetune.core import load_model, seed_everything
@@ -226,7 +227,7 @@ def train_red_flag(model:str, # local HF model directory (or hub id)
     harm, ben = load_benchmark(harmful), load_benchmark(benign)
     if not harm: raise ValueError(f"{harmful}: no records (the harmful set is empty)")
     require_responses(ben, benign)
-    m, tok = load_model(model)
+    m, tok = load_model(model, chat_template=chat_template)
     seed_everything(cfg.seed)                                      # a new flag's row is drawn at random: the same in every process and rerun
     ft = add_flag_token(m, tok, flag, reuse_flag)
     fp0 = flag_fingerprint(m, ft.id)

@@ -260,6 +260,7 @@ def train_ta_sft(model:str, # local HF model directory (or hub id)
                  objective:TASFT|None=None, # default `TASFT()`
                  cfg:TrainConfig|None=None, # default `TrainConfig()`
                  progress:bool=True,
+                 chat_template:str|None=None, # a Jinja file replacing the model's chat template (base models; CLI `--chat-template`)
                 ) -> dict:
     "Train `model` with TA-SFT on the files and save the merged model into `out`; returns the run's metadata."
     from safetune.core import load_model
@@ -272,7 +273,7 @@ def train_ta_sft(model:str, # local HF model directory (or hub id)
     if not main: raise ValueError(f"{sft}: no records")
     if not harm: raise ValueError(f"{harmful}: no records (the harmful set is empty)")
     require_responses(main, sft)
-    m, tok = load_model(model)
+    m, tok = load_model(model, chat_template=chat_template)
     harm = answer_missing(m, tok, harm, progress and is_main_process())   # every process answers alike; one bar
     res = train(m, tok, objective, main, harm, cfg, progress=progress)
     meta = dict(method="ta-sft", objective=repr(objective), config=vars(cfg), base_model=str(model), sft=str(sft),
