@@ -128,6 +128,7 @@ def run_eval(model:str, # local model directory or hub id
              alpha:float=0.5, # ACD's contrast strength (with `acd`)
              plausibility:float=0.0, # ACD's adaptive plausibility constraint β (with `acd`; 0: off, as in the paper)
              chat_template:str|None=None, # a Jinja file replacing the model's chat template (for base models)
+             force:bool=False, # with `acd`: use a prompt file fitted on another model (type or embeddings differ)
             ):
     "Evaluate `model` on the files; write `results.csv` and `generations.jsonl` into `out`; return the table."
     from safetune.data import load_prompts
@@ -159,7 +160,7 @@ def run_eval(model:str, # local model directory or hub id
     kw, tags = {}, {"model": str(model)}
     if acd is not None:
         from safetune.acd import ContrastiveDecoding, OppositePrompts
-        p = OppositePrompts.load(acd, m, tok)
+        p = OppositePrompts.load(acd, m, tok, force=force)
         kw["generate_fn"], tags = ContrastiveDecoding(p.safe, p.adversarial, alpha, plausibility), {**tags, "method": f"ACD alpha={alpha}"}
     res = evaluate(m, tok, benches, judge=j, system=system, attack=PrefillAttack(prefill_tokens) if prefill_tokens else None,
                    tags=tags, max_new_tokens=max_new_tokens, batch_size=batch_size, seed=seed, **kw)
@@ -175,13 +176,14 @@ def acd_answer(model:str, # local model directory or hub id
                alpha:float=0.5, plausibility:float=0.0, max_new_tokens:int=64, batch_size:int=16, do_sample:bool=False,
                temperature:float=1.0, top_p:float=1.0, seed:int=0, progress:bool=True,
                chat_template:str|None=None, # a Jinja file replacing the model's chat template (for base models)
+               force:bool=False, # use a prompt file fitted on another model (type or embeddings differ)
               ) -> list:
     "Answer `records` with ACD; returns `Generation`s."
     from safetune.acd import OppositePrompts, acd_generate, check_alpha
     from safetune.core import load_model
     check_alpha(alpha)
     m, tok = load_model(model, chat_template=chat_template)
-    p = OppositePrompts.load(prompts, m, tok)
+    p = OppositePrompts.load(prompts, m, tok, force=force)
     return acd_generate(m, tok, records, p.safe, p.adversarial, alpha, max_new_tokens=max_new_tokens, batch_size=batch_size,
                         do_sample=do_sample, temperature=temperature, top_p=top_p, seed=seed, progress=progress, plausibility=plausibility)
 
@@ -238,6 +240,8 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--acd", default=None, help="an ACD prompt file (`safetune acd fit`): contrastive decoding instead of greedy")
     e.add_argument("--alpha", type=float, default=0.5, help="ACD contrast strength, with --acd (default: 0.5)")
     e.add_argument("--plausibility", type=float, default=0.0, help="ACD plausibility constraint beta, with --acd (default: 0, off)")
+    e.add_argument("--force", action="store_true", help="with --acd: use a prompt file fitted on another model (its type or "
+                   "input embeddings differ), with a warning")
     e.add_argument("--out", required=True, help="output directory")
     e.add_argument("--chat-template", default=None, metavar="FILE", help=_TEMPLATE_HELP)
     from safetune.acd import PAPER_OPPOSITE, PAPER_SAFE, ACDConfig
@@ -273,6 +277,8 @@ def _parser() -> argparse.ArgumentParser:
     ag.add_argument("--temperature", type=float, default=1.0, help="sampling temperature")
     ag.add_argument("--top-p", type=float, default=1.0, help="nucleus sampling")
     ag.add_argument("--seed", type=int, default=0, help="random seed")
+    ag.add_argument("--force", action="store_true", help="use a prompt file fitted on another model (its type or input "
+                    "embeddings differ), with a warning")
     ag.add_argument("--chat-template", default=None, metavar="FILE", help=_TEMPLATE_HELP)
     from safetune.train import TrainConfig
     t = sub.add_parser("train", help="train a model with one of the methods; writes a Hugging Face directory")
@@ -355,7 +361,7 @@ def main(argv:list[str]|None=None) -> int:
                   f"after {res['steps']} steps ({res['train_seconds']} s); wrote {Path(a.out)/'demo.json'}")
         elif a.cmd == "eval":
             t = run_eval(a.model, a.harmful, a.out, a.safe, a.judge, a.flag_token, a.prefill_tokens, a.system, a.limit,
-                         a.max_new_tokens, a.batch_size, a.seed, a.hint, a.acd, a.alpha, a.plausibility, a.chat_template)
+                         a.max_new_tokens, a.batch_size, a.seed, a.hint, a.acd, a.alpha, a.plausibility, a.chat_template, a.force)
             print(t[["benchmark", "metric", "value", "ci_low", "ci_high", "n"]].to_string(index=False, float_format="%.3f"))
             print(f"wrote {Path(a.out)/'results.csv'} and {Path(a.out)/'generations.jsonl'}")
         elif a.cmd == "acd" and a.action == "fit":
@@ -370,7 +376,7 @@ def main(argv:list[str]|None=None) -> int:
             from safetune.data import load_benchmark
             recs = load_benchmark(a.input) if a.input else [Record(p) for p in a.prompt]
             gens = acd_answer(a.model, a.prompts, recs, a.alpha, a.plausibility, a.max_new_tokens, a.batch_size, a.sample,
-                              a.temperature, a.top_p, a.seed, progress=a.out is not None, chat_template=a.chat_template)
+                              a.temperature, a.top_p, a.seed, progress=a.out is not None, chat_template=a.chat_template, force=a.force)
             if a.out:
                 with atomic_write(a.out) as f:
                     for g in gens: f.write(json.dumps(dict(prompt=g.record.prompt, response=g.response, alpha=a.alpha), ensure_ascii=False) + "\n")
