@@ -204,7 +204,7 @@ def config_from_args(cls, args:argparse.Namespace):
 
 # %% ../nbs/90_cli.ipynb #9fe3afc8
 _TEMPLATE_HELP = ("a Jinja chat-template file, for a model without a chat template (a base model); it replaces the "
-                  "tokenizer's (default: the tokenizer's own)")
+                  "tokenizer's own")
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="safetune", description="Make LLMs safer with little data.")
