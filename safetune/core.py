@@ -21,7 +21,7 @@ from transformers.utils import logging as hf_logging
 # %% auto #0
 __all__ = ['IGNORE_INDEX', 'Record', 'seed_everything', 'ChatTemplateError', 'get_chat_template', 'supports_system_role',
            'to_messages', 'format_prompt', 'format_chat', 'encode_record', 'show_labels', 'encode_records',
-           'ensure_pad_token', 'ChatCollator', 'atomic_write', 'load_model']
+           'ensure_pad_token', 'ChatCollator', 'atomic_write', 'read_chat_template', 'load_model']
 
 # %% ../nbs/00_core.ipynb #437cadb5
 @dataclass
@@ -59,8 +59,8 @@ def get_chat_template(tokenizer:PreTrainedTokenizerBase, # any HF tokenizer
     if not tmpl:
         name = getattr(tokenizer, "name_or_path", "") or type(tokenizer).__name__
         raise ChatTemplateError(
-            f"Tokenizer {name!r} has no chat template. Pass one explicitly (chat_template=..., or --chat-template "
-            "FILE on the command line), e.g. the template of the instruct model this base model was tuned into.")
+            f"Tokenizer {name!r} has no chat template. Pass one: --chat-template FILE (a Jinja file) on the command line, "
+            "chat_template= in Python; e.g. the template of the instruct model this base model was tuned into.")
     return tmpl
 
 _PROBE = "\x00safetune-system-probe\x00"
@@ -203,11 +203,27 @@ def atomic_write(path:str|Path, # the file to (re)write
         raise
 
 # %% ../nbs/00_core.ipynb #b9f36d80
+def read_chat_template(path:str|Path, # a Jinja chat-template file (e.g. an instruct model's template, saved as text)
+                      ) -> str:
+    "The template in `path`, compiled once to check it; a one-line `ValueError` naming the file if it is missing, unreadable, empty or malformed."
+    p = Path(path).expanduser()
+    if not p.is_file(): raise ValueError(f"--chat-template {path}: no such file")
+    try: text = p.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e: raise ValueError(f"--chat-template {path}: cannot read it ({e})") from None
+    if not text.strip(): raise ValueError(f"--chat-template {path}: the file is empty")
+    try:
+        from transformers.utils.chat_template_utils import _compile_jinja_template
+        _compile_jinja_template(text)
+    except ImportError: pass                                       # the check is a courtesy: rendering fails later anyway
+    except TemplateError as e: raise ValueError(f"--chat-template {path}: not a valid Jinja template ({e})") from None
+    return text
+
 def load_model(name_or_path:str|Path, # a local model directory or a hub id
                dtype:str|torch.dtype="auto", # "auto" keeps the checkpoint's dtype
                device:str|None=None, # e.g. "cuda:1"; None: the GPU when one is visible, else the CPU
                trust_remote_code:bool=False, # run Python code shipped with the checkpoint (only for sources you trust)
                progress:bool=True, # show transformers' weight-loading progress bar
+               chat_template:str|Path|None=None, # a Jinja file whose template replaces the tokenizer's (for base models)
               ) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
     "Load a causal LM and its tokenizer: safetensors only, no remote code by default."
     p = Path(name_or_path)
@@ -218,7 +234,9 @@ def load_model(name_or_path:str|Path, # a local model directory or a hub id
         if not any(p.glob("*.safetensors")):
             raise FileNotFoundError(f"{name_or_path}: no .safetensors weights (safetune loads safetensors only; convert "
                                     "pickle checkpoints you trust with `model.save_pretrained(dir)`)")
+    tmpl = read_chat_template(chat_template) if chat_template is not None else None   # before the (slow) model load
     tok = AutoTokenizer.from_pretrained(str(name_or_path), trust_remote_code=trust_remote_code)
+    if tmpl is not None: tok.chat_template = tmpl
     bars = hf_logging.is_progress_bar_enabled()
     if not progress: hf_logging.disable_progress_bar()
     try: model = AutoModelForCausalLM.from_pretrained(str(name_or_path), dtype=dtype, use_safetensors=True,

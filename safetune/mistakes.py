@@ -207,7 +207,9 @@ def train_mistakes(model:str, # local HF model directory (or hub id)
                    safe_responses:bool=True, # add guided safe answers to red-team prompts to the SFT data
                    analyses:bool=True, # False: the SFT-on-safe-responses baseline (same data, no analyses)
                    cfg=None, # `TrainConfig`
-                   seed:int=0, progress:bool=True) -> dict:
+                   seed:int=0, progress:bool=True,
+                   chat_template:str|None=None, # a Jinja file replacing the model's chat template (and the generator's, if it has none)
+                  ) -> dict:
     "Run the mistake-analysis pipeline and save the trained model in `out`; returns its metadata."
     from safetune.core import load_model
     from safetune.data import load_benchmark
@@ -225,8 +227,9 @@ def train_mistakes(model:str, # local HF model directory (or hub id)
     if judge == "world": from safetune.organism import world_judge; j = world_judge()
     elif judge == "refusal": j = RefusalJudge()
     else: raise ValueError(f"judge must be 'refusal' or 'world', got {judge!r}")
-    m, tok = load_model(model)
+    m, tok = load_model(model, chat_template=chat_template)
     g, gtok = (m, tok) if generator is None else load_model(generator)
+    if generator is not None and chat_template is not None and not gtok.chat_template: gtok.chat_template = tok.chat_template
     data = Path(out)/"data"
     given = [r for r in red if r.response]
     mistakes = from_dataset(given) + induce(m, tok, [r for r in red if not r.response], j, templates, data/"mistakes.jsonl",

@@ -215,32 +215,36 @@ def train_red_flag(model:str, # local HF model directory (or hub id)
                    k:int=0, fixed:bool=False, # cut points (see `flag_example`)
                    cfg=None, # `TrainConfig`
                    progress:bool=True,
+                   chat_template:str|None=None, # a Jinja file replacing the model's chat template (base models; CLI `--chat-template`)
                   ) -> dict:
     "Train the red flag token into `model` and save the merged model (flag included, tie preserved) into `out`."
     from safetune.core import load_model, seed_everything
     from safetune.data import load_benchmark
-    from safetune.ta_sft import answer_missing
+    from safetune.ta_sft import answer_missing, save_self_generated, self_generated_counts
     from safetune.train import TrainConfig, check_output_dir, is_main_process, merged, require_responses, save_model, train
-    check_output_dir(out, [model, harmful, benign])               # before any work: never replace a user's files
+    check_output_dir(out, [model, harmful, benign], own=("data",))   # before any work: never replace a user's files
     cfg = cfg or TrainConfig()
     harm, ben = load_benchmark(harmful), load_benchmark(benign)
     if not harm: raise ValueError(f"{harmful}: no records (the harmful set is empty)")
     require_responses(ben, benign)
-    m, tok = load_model(model)
+    m, tok = load_model(model, chat_template=chat_template)
     seed_everything(cfg.seed)                                      # a new flag's row is drawn at random: the same in every process and rerun
     ft = add_flag_token(m, tok, flag, reuse_flag)
     fp0 = flag_fingerprint(m, ft.id)
-    harm = answer_missing(m, tok, harm, progress and is_main_process())   # every process answers alike; one bar
+    log = []
+    harm = answer_missing(m, tok, harm, progress and is_main_process(), log=log)   # every process answers alike; one bar
     res = train(m, tok, RedFlag(ft.id, **(objective_kwargs or {})), ben, harm, cfg, progress=progress,
                 collator=RedFlagCollator(tok, ft.id, k, fixed, cfg.seed), peft_kwargs={"trainable_token_indices": [ft.id]})
     final = merged(res.model)
     fp = flag_fingerprint(final, ft.id)
     meta = dict(method="red-flag", flag=ft.text, flag_id=ft.id, flag_added=ft.added, fingerprint=fp, fingerprint_before=fp0,
                 base_model=str(model),
-                harmful=str(harmful), benign=str(benign), n_harmful=len(harm), n_benign=len(ben), config=vars(cfg),
+                harmful=str(harmful), benign=str(benign), n_harmful=len(harm), n_benign=len(ben),
+                self_generated=self_generated_counts(log), config=vars(cfg),
                 train_seconds=round(res.seconds, 1), processes=res.processes,
                 final=res.history.iloc[-1].to_dict() if len(res.history) else {})
-    save_model(final, tok, out, meta, res.history)
+    saved = save_self_generated(log, out)                         # into out/data, which the save carries over
+    save_model(final, tok, out, meta, res.history, keep=("data",) if saved else ())
     if is_main_process(): check_flag(load_model(out)[0], fp)       # the saved directory still has the trained row
     return meta
 
