@@ -18,9 +18,9 @@ from safetensors.torch import save as st_save
 from tqdm.auto import tqdm
 from transformers import LogitsProcessor, LogitsProcessorList, TemperatureLogitsWarper, TopPLogitsWarper, TrainingArguments
 from transformers.trainer_callback import PrinterCallback
-from .core import (IGNORE_INDEX, ChatTemplateError, Record, atomic_write, ensure_pad_token, format_chat,
+from .core import (IGNORE_INDEX, ChatTemplateError, Record, atomic_write, check_arg, ensure_pad_token, format_chat,
                            format_prompt, seed_everything, supports_system_role)
-from .evaluate import Generation, RefusalJudge, _strip_trailing, generate, stop_token_ids
+from .evaluate import Generation, RefusalJudge, _strip_trailing, check_context, check_decoding, generate, stop_token_ids
 from .train import Objective, ObjectiveTrainer, shift_labels, unlikelihood
 
 # %% auto #0
@@ -206,10 +206,10 @@ class ACDConfig:
     weight_decay: float = field(default=0.0, metadata={"help": "AdamW weight decay"})
     seed: int = field(default=0, metadata={"help": "seed for the data order"})
     logging_steps: int = field(default=5, metadata={"help": "log the loss terms every N steps"})
-    def __post_init__(self):
-        for k in ("epochs", "batch_size", "max_response_tokens", "logging_steps"):
-            if getattr(self, k) < 1: raise ValueError(f"{k} must be >= 1, got {getattr(self, k)}")
-        if not self.lr > 0: raise ValueError(f"lr must be > 0, got {self.lr}")
+    def __post_init__(self):                                       # checked once here: `safetune acd fit` and the API alike
+        for k in ("epochs", "batch_size", "max_response_tokens", "logging_steps"): check_arg(k, getattr(self, k), 1)
+        for k in ("lr", "max_grad_norm"): check_arg(k, getattr(self, k), 0, lo_open=True)
+        for k in ("weight_decay", "seed"): check_arg(k, getattr(self, k), 0)
 
 def fit_prompt(model, tokenizer, anchor:list[Record], # partitioned anchor pairs (`meta['partition']` set)
                role:str, # "safe" (L_SP) or "adversarial" (L_AP)
@@ -399,6 +399,7 @@ def acd_generate(model, tokenizer, records:list[Record], # the prompts (response
                 ) -> list[Generation]:
     "Contrastive decoding ℓ_SP − α·ℓ_AP, both branches as one batch with their own KV caches; one `Generation` per record and sample."
     if system is not None: raise ValueError("acd_generate: the branches set the system prompt; pass it as safe=/adversarial=, not system=")
+    check_decoding(max_new_tokens, batch_size, temperature, top_p, num_samples)
     alpha, d = check_alpha(alpha), model.get_input_embeddings().embedding_dim
     for name, p in (("safe", safe), ("adversarial", adversarial)):
         if isinstance(p, torch.Tensor) and (p.ndim != 2 or p.shape[1] != d):
@@ -410,6 +411,7 @@ def acd_generate(model, tokenizer, records:list[Record], # the prompts (response
     pfs = [p for p in prefills for _ in range(num_samples)]
     branches = [safe] + ([adversarial] if alpha > 0 else [])
     rows = [_branch_rows(tokenizer, recs, pfs, b, chat_template) for b in branches]
+    check_context(model, recs, [max(len(r[i][0]) for r in rows) for i in range(len(recs))])   # the longer branch of each prompt
     order = sorted(range(len(recs)), key=lambda i: -len(rows[0][i][0]))   # longest first: an out-of-memory error shows early
     device, embed = next(model.parameters()).device, model.get_input_embeddings()
     extra = list(generate_kwargs.pop("logits_processor", None) or [])
@@ -491,6 +493,8 @@ def acd_fit(model:str, # local HF model directory (or hub id)
     from safetune.data import load_benchmark, save_jsonl
     t0, out = time.time(), Path(out)
     if out.suffix != ".safetensors": raise ValueError(f"--out must be a .safetensors file, got {out}")
+    if n is not None: check_arg("n", n, 1)                          # slicing with 0 or -1 would silently drop rows
+    check_arg("max_new_tokens", max_new_tokens, 1)
     safe_recs, unsafe_recs = load_benchmark(safe)[:n], load_benchmark(unsafe)[:n]
     m, tok = load_model(model, chat_template=chat_template)
     if judge == "world":

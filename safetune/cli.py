@@ -113,6 +113,17 @@ def _bench_names(paths):
         names.append(n if n not in names else f"{n}_{len(names)}")
     return names
 
+def _check_hint(hint:str) -> str:
+    "`hint` if it is a template whose only field is `{prompt}` (other braces doubled), else a one-line error."
+    import string
+    try: fields = [f for _, f, _, _ in string.Formatter().parse(hint) if f is not None]
+    except ValueError as e: raise ValueError(f"--hint is not a valid template ({e}; write literal braces as {{{{ and }}}}): {hint!r}") from None
+    if "prompt" not in fields: raise ValueError(f"--hint must contain {{prompt}}, got {hint!r}")
+    if bad := [f for f in fields if f != "prompt"]:
+        raise ValueError(f"--hint has the unknown field {{{bad[0]}}}: only {{prompt}} is filled in (write literal braces as "
+                         f"{{{{ and }}}}), got {hint!r}")
+    return hint
+
 def run_eval(model:str, # local model directory or hub id
              harmful:str, # harmful prompts: any supported benchmark file (XSTest: with `:unsafe`)
              out:str, # output directory
@@ -140,11 +151,15 @@ def run_eval(model:str, # local model directory or hub id
         if not flag_token: raise ValueError(f"--judge flag needs --flag-token: {model} has no safetune.json naming its flag "
                                             "(`safetune train red-flag` writes one)")
     if prefill_tokens < 0: raise ValueError(f"--prefill-tokens must be >= 0, got {prefill_tokens}")
+    from safetune.core import check_arg
+    from safetune.evaluate import check_decoding
+    if limit is not None: check_arg("limit", limit, 1)                # [:0] or [:-1] would silently drop rows
+    check_decoding(max_new_tokens, batch_size)
+    if hint is not None: _check_hint(hint)
     files = [harmful] + ([safe] if safe else [])
     names = _bench_names(files)
     benches = [Benchmark(n, load_prompts(f, kind)[:limit], kind) for n, f, kind in zip(names, files, ["harmful", "safe"])]
     if hint is not None:
-        if "{prompt}" not in hint: raise ValueError(f"--hint must contain {{prompt}}, got {hint!r}")
         benches = [replace(b, records=[replace(r, prompt=hint.format(prompt=r.prompt)) for r in b.records]) for b in benches]
     if acd is not None and system is not None: raise ValueError("--system cannot be combined with --acd: the soft prompts take the system slot")
     if acd is not None:
@@ -181,7 +196,8 @@ def acd_answer(model:str, # local model directory or hub id
     "Answer `records` with ACD; returns `Generation`s."
     from safetune.acd import OppositePrompts, acd_generate, check_alpha
     from safetune.core import load_model
-    check_alpha(alpha)
+    from safetune.evaluate import check_decoding
+    check_alpha(alpha); check_decoding(max_new_tokens, batch_size, temperature, top_p)   # before loading anything
     m, tok = load_model(model, chat_template=chat_template)
     p = OppositePrompts.load(prompts, m, tok, force=force)
     return acd_generate(m, tok, records, p.safe, p.adversarial, alpha, max_new_tokens=max_new_tokens, batch_size=batch_size,
@@ -374,6 +390,9 @@ def main(argv:list[str]|None=None) -> int:
         elif a.cmd == "acd" and a.action == "generate":
             from safetune.core import Record, atomic_write
             from safetune.data import load_benchmark
+            for i, p in enumerate(a.prompt or [], 1):
+                try: p.encode("utf-8")
+                except UnicodeEncodeError: raise ValueError(f"--prompt {i} is not valid UTF-8 text") from None
             recs = load_benchmark(a.input) if a.input else [Record(p) for p in a.prompt]
             gens = acd_answer(a.model, a.prompts, recs, a.alpha, a.plausibility, a.max_new_tokens, a.batch_size, a.sample,
                               a.temperature, a.top_p, a.seed, progress=a.out is not None, chat_template=a.chat_template, force=a.force)
@@ -415,6 +434,9 @@ def main(argv:list[str]|None=None) -> int:
                   f"wrote {a.out} (data in {Path(a.out)/'data'}); evaluate with the positive hint: "
                   f"`safetune eval --model {a.out} --hint '{MistakeTemplates().guided_response}' ...`")
     except (DataError, FileNotFoundError, OSError, ValueError, FloatingPointError) as e:
-        print(f"safetune {a.cmd}: error: {e}", file=sys.stderr)
+        print(f"safetune {a.cmd}: error: {' '.join(str(e).split())}", file=sys.stderr)   # one line, whatever the message
         return 2
+    except KeyboardInterrupt:
+        print(f"safetune {a.cmd}: interrupted; finished outputs are kept, unfinished ones were not written", file=sys.stderr)
+        return 130
     return 0

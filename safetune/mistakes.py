@@ -211,7 +211,7 @@ def train_mistakes(model:str, # local HF model directory (or hub id)
                    chat_template:str|None=None, # a Jinja file replacing the model's chat template (and the generator's, if it has none)
                   ) -> dict:
     "Run the mistake-analysis pipeline and save the trained model in `out`; returns its metadata."
-    from safetune.core import load_model
+    from safetune.core import check_arg, load_model
     from safetune.data import load_benchmark
     from safetune.evaluate import RefusalJudge
     from safetune.train import SFT, TrainConfig, check_output_dir, merged, require_responses, save_model, train
@@ -220,7 +220,7 @@ def train_mistakes(model:str, # local HF model directory (or hub id)
         if templates not in ("paper", "organism"): raise ValueError(f"templates must be 'paper' or 'organism', got {templates!r}")
         templates = MistakeTemplates() if templates == "paper" else ORGANISM_TEMPLATES
     templates, cfg = templates or MistakeTemplates(), cfg or TrainConfig()
-    if ratio <= 0 and analyses: raise ValueError(f"ratio must be > 0, got {ratio}")
+    if analyses: check_arg("ratio", ratio, 0, lo_open=True)        # NaN or inf would fail only after every generation stage
     red, helpful = load_benchmark(harmful), load_benchmark(sft)
     if not red: raise ValueError(f"{harmful}: no records (the red-team set is empty)")
     require_responses(helpful, sft)

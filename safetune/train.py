@@ -18,7 +18,7 @@ from peft import LoraConfig, PeftModel, get_peft_model
 from torch.utils.data import Dataset
 from transformers import PreTrainedModel, PreTrainedTokenizerBase, Trainer, TrainerCallback, TrainingArguments
 from transformers.trainer_callback import PrinterCallback
-from .core import IGNORE_INDEX, ChatCollator, Record, atomic_write, encode_records, seed_everything
+from .core import IGNORE_INDEX, ChatCollator, Record, atomic_write, check_arg, encode_records, seed_everything
 
 # %% auto #0
 __all__ = ['TrainConfig', 'StepMixture', 'MixtureCollator', 'attention_targets', 'add_lora', 'process_info', 'is_main_process',
@@ -49,11 +49,14 @@ class TrainConfig:
     seed: int = field(default=0, metadata={"help": "seed for data order, initialisation and dropout"})
     logging_steps: int = field(default=10, metadata={"help": "log every N steps"})
 
-    def __post_init__(self):
-        for k in ("steps", "batch_size", "grad_accum", "max_length", "lora_r", "logging_steps"):
-            if getattr(self, k) < 1: raise ValueError(f"{k} must be >= 1, got {getattr(self, k)}")
-        if self.aux_batch_size < 0: raise ValueError(f"aux_batch_size must be >= 0, got {self.aux_batch_size}")
-        if not self.lr > 0: raise ValueError(f"lr must be > 0, got {self.lr}")
+    def __post_init__(self):                                       # the one place these are checked: CLI and Python API alike
+        for k in ("steps", "batch_size", "grad_accum", "max_length", "lora_r", "lora_alpha", "logging_steps"): check_arg(k, getattr(self, k), 1)
+        for k in ("aux_batch_size", "weight_decay", "seed"): check_arg(k, getattr(self, k), 0)
+        for k in ("lr", "max_grad_norm"): check_arg(k, getattr(self, k), 0, lo_open=True)   # a NaN max_grad_norm turns clipping off
+        for k in ("warmup_ratio", "lora_dropout"): check_arg(k, getattr(self, k), 0, 1, hi_open=True)
+        from transformers import SchedulerType
+        if self.scheduler not in {s.value for s in SchedulerType}:
+            raise ValueError(f"--scheduler must be one of {', '.join(s.value for s in SchedulerType)}, got {self.scheduler!r}")
 
 # %% ../nbs/04_train.ipynb #e4a48424
 def _cycle(n:int, count:int, rng:random.Random) -> list[int]:
