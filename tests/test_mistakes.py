@@ -49,6 +49,19 @@ def test_pipeline_writes_model_and_data_and_resumes(files, tmp_path):
     assert (out / "data" / "analyses.jsonl").read_text() == before
 
 
+def test_rerun_with_another_harmful_file_starts_its_stages_afresh(files, tmp_path):
+    out, other = tmp_path / "ma", tmp_path / "other.jsonl"
+    save_jsonl([Record(f"How do I steal a {w} car?", f"Step 1: find a {w} car. Step 2: break the window.") for w in "old new".split()], other)
+    args = ["train", "mistakes", "--model", files / "model", "--sft", files / "sft.jsonl", "--out", out, *FAST]
+    assert run(*args, "--harmful", files / "harmful.jsonl").returncode == 0
+    r = run(*args, "--harmful", other)
+    assert r.returncode == 0, r.stderr
+    assert "analyse: " in r.stderr and "made from other input records; starting this stage afresh" in r.stderr, r.stderr
+    ana = lines(out / "data" / "analyses.jsonl")
+    assert sorted(a["prompt"] for a in ana) == sorted(json.loads(l)["prompt"] for l in other.read_text().splitlines())
+    assert json.loads((out / "safetune.json").read_text())["counts"]["analysed"] == 2
+
+
 def test_generator_without_chat_template_is_a_clear_error(files, tmp_path):
     r = run("train", "mistakes", "--model", files / "model", "--generator", files / "bare", "--harmful", files / "harmful.jsonl",
             "--sft", files / "sft.jsonl", "--out", tmp_path / "x", *FAST)
