@@ -245,13 +245,14 @@ def train_mistakes(model:str, # local HF model directory (or hub id)
                    cfg=None, # `TrainConfig`
                    seed:int=0, progress:bool=True,
                    chat_template:str|None=None, # a Jinja file replacing the model's chat template (and the generator's, if it has none)
+                   overwrite:bool=False, # replace a finished previous output in `out` (CLI `--overwrite`)
                   ) -> dict:
     "Run the mistake-analysis pipeline and save the trained model in `out`; returns its metadata."
     from safetune.core import check_arg, load_model
     from safetune.data import load_benchmark
     from safetune.evaluate import RefusalJudge
     from safetune.train import SFT, TrainConfig, check_output_dir, merged, require_responses, save_model, train
-    check_output_dir(out, [model, harmful, sft, generator], own=("data",))   # before any work; its own data/ resumes
+    check_output_dir(out, [model, harmful, sft, generator], own=("data",), overwrite=overwrite)   # before any work; its own data/ resumes
     if isinstance(templates, str):
         if templates not in ("paper", "organism"): raise ValueError(f"templates must be 'paper' or 'organism', got {templates!r}")
         templates = MistakeTemplates() if templates == "paper" else ORGANISM_TEMPLATES

@@ -148,7 +148,7 @@ def save_model(model, # a (possibly PEFT-wrapped) causal LM
     return out
 
 def _write_model(model, tokenizer, out:Path, meta, history, keep):
-    check_output_dir(out, own=keep)                                # again at save time: the directory may have changed
+    check_output_dir(out, own=keep, overwrite=True)                # again at save time (the run checked `overwrite` at its start)
     model = merged(model)
     check_finite(model)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -171,8 +171,9 @@ def _write_model(model, tokenizer, out:Path, meta, history, keep):
 def check_output_dir(out:str|Path, # the output directory a run will (re)write
                      inputs:Sequence=(), # paths the run reads (model directory, data files); hub ids are skipped
                      own:Sequence[str]=(), # entries a previous attempt of this run may have left (e.g. "data")
+                     overwrite:bool=False, # replace a finished previous safetune output (one with `safetune.json`)
                     ) -> Path:
-    "Refuse an output directory whose replacement would lose files that are not safetune's, or that is or contains an input."
+    "Refuse an output directory whose replacement would lose files that are not safetune's, a finished output without `overwrite`, or one that is or contains an input."
     out = Path(out).resolve()
     for i in inputs:
         if i is None or not Path(str(i)).exists(): continue
@@ -184,6 +185,8 @@ def check_output_dir(out:str|Path, # the output directory a run will (re)write
         if foreign and not (out/"safetune.json").exists():
             raise ValueError(f"--out {out} holds files that are not a previous safetune output ({', '.join(foreign[:3])}"
                              f"{', ...' if len(foreign) > 3 else ''}); choose a new or empty directory")
+        if (out/"safetune.json").exists() and not overwrite:
+            raise ValueError(f"--out {out} holds a finished safetune output; pass --overwrite to replace it, or choose another directory")
     return out
 
 def check_finite(model, what:str="the trained model"):
