@@ -83,6 +83,7 @@ def write_organism(out:str, # the directory to write: new, empty, or a previous 
     "Write the organism into `out` and export its world's splits into `out/world`, atomically."
     import shutil
     from safetune.organism import PINNED_HASH, export_world, load_organism
+    from safetune.train import remove_stale_saves
     out = Path(out)
     if out.exists() and any(out.iterdir()) and not (out/"organism.json").exists():
         raise SystemExit(f"safetune organism: {out} exists and is not a previous organism output; choose a new or empty directory")
@@ -91,6 +92,7 @@ def write_organism(out:str, # the directory to write: new, empty, or a previous 
     print(f"organism weights {h}: " + ("the pinned weights" if h == PINNED_HASH else
           f"differ from the pinned {PINNED_HASH} (CPU float sums differ across processors; the pin is what every machine loads)"))
     out.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_saves(out.parent)                                 # what killed saves left beside it
     tmp = out.parent/f".{out.name}.{os.getpid()}.tmp"
     try:
         shutil.copytree(org.path, tmp)
