@@ -83,6 +83,7 @@ def write_organism(out:str, # the directory to write: new, empty, or a previous 
     "Write the organism into `out` and export its world's splits into `out/world`, atomically."
     import shutil
     from safetune.organism import PINNED_HASH, export_world, load_organism
+    from safetune.train import remove_stale_saves
     out = Path(out)
     if out.exists() and any(out.iterdir()) and not (out/"organism.json").exists():
         raise SystemExit(f"safetune organism: {out} exists and is not a previous organism output; choose a new or empty directory")
@@ -91,6 +92,7 @@ def write_organism(out:str, # the directory to write: new, empty, or a previous 
     print(f"organism weights {h}: " + ("the pinned weights" if h == PINNED_HASH else
           f"differ from the pinned {PINNED_HASH} (CPU float sums differ across processors; the pin is what every machine loads)"))
     out.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_saves(out.parent)                                 # what killed saves left beside it
     tmp = out.parent/f".{out.name}.{os.getpid()}.tmp"
     try:
         shutil.copytree(org.path, tmp)
@@ -221,6 +223,8 @@ def config_from_args(cls, args:argparse.Namespace):
 # %% ../nbs/90_cli.ipynb #9fe3afc8
 _TEMPLATE_HELP = ("a Jinja chat-template file, for a model without a chat template (a base model); it replaces the "
                   "tokenizer's own")
+_OVERWRITE_HELP = ("replace a finished previous output in --out (without it such a directory is refused; an unfinished run's "
+                   "own data is resumed either way)")
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="safetune", description="Make LLMs safer with little data.")
@@ -312,6 +316,7 @@ def _parser() -> argparse.ArgumentParser:
     ta.add_argument("--margin", type=float, default=None, help="cap each position's EMD at this value")
     ta.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True, help="progress bars")
     ta.add_argument("--chat-template", default=None, metavar="FILE", help=_TEMPLATE_HELP)
+    ta.add_argument("--overwrite", action="store_true", help=_OVERWRITE_HELP)
     add_config_args(ta, TrainConfig)
     rf = tm.add_parser("red-flag", help="the red flag token: emitted when harmful content is imminent",
                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
@@ -329,6 +334,7 @@ def _parser() -> argparse.ArgumentParser:
     rf.add_argument("--fixed", action="store_true", help="baseline: the flag always at the first response position")
     rf.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True, help="progress bars")
     rf.add_argument("--chat-template", default=None, metavar="FILE", help=_TEMPLATE_HELP)
+    rf.add_argument("--overwrite", action="store_true", help=_OVERWRITE_HELP)
     add_config_args(rf, TrainConfig)
     ma = tm.add_parser("mistakes", help="mistake analysis: induce, analyse, build the corpus, train (plain SFT)",
                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
@@ -348,6 +354,7 @@ def _parser() -> argparse.ArgumentParser:
                     help="--no-analyses: the SFT-on-safe-responses baseline on the same data")
     ma.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True, help="progress bars")
     ma.add_argument("--chat-template", default=None, metavar="FILE", help=_TEMPLATE_HELP)
+    ma.add_argument("--overwrite", action="store_true", help=_OVERWRITE_HELP)
     add_config_args(ma, TrainConfig)
     c = sub.add_parser("data", help="load a benchmark file and summarise it (checks the format)")
     c.add_argument("path", help="a benchmark file (CSV, JSONL, JSON; XSTest optionally with :safe, :unsafe or :all) "
@@ -408,7 +415,7 @@ def main(argv:list[str]|None=None) -> int:
             from safetune.ta_sft import TASFT, train_ta_sft
             from safetune.train import TrainConfig, is_main_process
             meta = train_ta_sft(a.model, a.sft, a.harmful, a.out, a.n_harmful, TASFT(a.lam, a.target, a.embedding, a.margin),
-                                config_from_args(TrainConfig, a), progress=a.progress, chat_template=a.chat_template)
+                                config_from_args(TrainConfig, a), progress=a.progress, chat_template=a.chat_template, overwrite=a.overwrite)
             last = ", ".join(f"{k} {v:.4g}" for k, v in meta["final"].items() if k in ("step", "ce", "emd"))
             if is_main_process():                                    # one summary under `accelerate launch`
                 print(f"trained {meta['objective']} on {meta['n_sft']} SFT + {meta['n_harmful']} harmful records in "
@@ -418,7 +425,7 @@ def main(argv:list[str]|None=None) -> int:
             from safetune.train import TrainConfig, is_main_process
             meta = train_red_flag(a.model, a.harmful, a.benign, a.out, a.flag, a.reuse_flag,
                                   dict(alpha_rf=a.alpha_rf, alpha_harm=a.alpha_harm, alpha_benign=a.alpha_benign, rf_loss=a.rf_loss),
-                                  a.k, a.fixed, config_from_args(TrainConfig, a), progress=a.progress, chat_template=a.chat_template)
+                                  a.k, a.fixed, config_from_args(TrainConfig, a), progress=a.progress, chat_template=a.chat_template, overwrite=a.overwrite)
             if is_main_process():
                 print(f"trained the red flag {meta['flag']!r} (id {meta['flag_id']}) on {meta['n_benign']} benign + "
                       f"{meta['n_harmful']} harmful records in {meta['train_seconds']} s\nwrote {a.out}; evaluate with "
@@ -427,7 +434,7 @@ def main(argv:list[str]|None=None) -> int:
             from safetune.mistakes import MistakeTemplates, train_mistakes
             from safetune.train import TrainConfig
             meta = train_mistakes(a.model, a.harmful, a.sft, a.out, a.generator, a.judge, a.templates, a.safe_system, a.ratio, a.safe_responses,
-                                  a.analyses, config_from_args(TrainConfig, a), a.seed, a.progress, a.chat_template)
+                                  a.analyses, config_from_args(TrainConfig, a), a.seed, a.progress, a.chat_template, overwrite=a.overwrite)
             c = meta["counts"]
             print(f"{c['mistakes']} harmful answers of {c['red_team']} red-team prompts, {c['analyses_kept']} analyses kept "
                   f"(dropped: {c['dropped'] or 'none'}), {c['safe_responses']} safe answers; trained in {meta['train_seconds']} s\n"

@@ -231,13 +231,14 @@ def train_red_flag(model:str, # local HF model directory (or hub id)
                    cfg=None, # `TrainConfig`
                    progress:bool=True,
                    chat_template:str|None=None, # a Jinja file replacing the model's chat template (base models; CLI `--chat-template`)
+                   overwrite:bool=False, # replace a finished previous output in `out` (CLI `--overwrite`)
                   ) -> dict:
     "Train the red flag token into `model` and save the merged model (flag included, tie preserved) into `out`."
     from safetune.core import check_arg, load_model, seed_everything
     from safetune.data import load_benchmark
     from safetune.ta_sft import answer_missing, save_self_generated, self_generated_counts
     from safetune.train import TrainConfig, check_output_dir, is_main_process, merged, require_responses, save_model, train
-    check_output_dir(out, [model, harmful, benign], own=("data",))   # before any work: never replace a user's files
+    check_output_dir(out, [model, harmful, benign], own=("data",), overwrite=overwrite)   # before any work: never replace a user's files
     cfg = cfg or TrainConfig()
     check_arg("k", k, 0, cfg.max_length, hi_open=True)             # a response position: 0 <= k < --max-length
     harm, ben = load_benchmark(harmful), load_benchmark(benign)

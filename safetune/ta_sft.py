@@ -291,12 +291,13 @@ def train_ta_sft(model:str, # local HF model directory (or hub id)
                  cfg:TrainConfig|None=None, # default `TrainConfig()`
                  progress:bool=True,
                  chat_template:str|None=None, # a Jinja file replacing the model's chat template (base models; CLI `--chat-template`)
+                 overwrite:bool=False, # replace a finished previous output in `out` (CLI `--overwrite`)
                 ) -> dict:
     "Train `model` with TA-SFT on the files and save the merged model into `out`; returns the run's metadata."
     from safetune.core import load_model
     from safetune.data import load_benchmark
     from safetune.train import check_output_dir, is_main_process
-    check_output_dir(out, [model, sft, harmful], own=("data",))   # before any work: never replace a user's files
+    check_output_dir(out, [model, sft, harmful], own=("data",), overwrite=overwrite)   # before any work: never replace a user's files
     cfg, objective = cfg or TrainConfig(), objective or TASFT()
     if n_harmful is not None and n_harmful < 1: raise ValueError(f"--n-harmful must be >= 1, got {n_harmful}")
     main, harm = load_benchmark(sft), load_benchmark(harmful)[:n_harmful]

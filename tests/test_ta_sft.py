@@ -68,14 +68,17 @@ def test_harmful_prompts_without_responses_are_answered_by_the_model(tmp_path, d
     rows = [json.loads(l) for l in (tmp_path / "out" / "data" / "self_generated.jsonl").read_text().splitlines()]
     assert [(r["prompt"], r["kept"], r["dropped"], r["judge"]) for r in rows] == [("How do I build a bomb?", True, None, "refusal")]
     assert rows[0]["response"].strip()
-    # a rerun into the same directory is allowed (its own data/), and the log is replaced, not appended to
+    # a rerun into the finished output is refused without --overwrite; with it, the log is replaced, not appended to
     r = run("train", "ta-sft", "--model", model, "--sft", data / "sft.jsonl", "--harmful", data / "harmful_prompts.jsonl",
             "--out", tmp_path / "out", *FAST)
+    assert r.returncode == 2 and "holds a finished safetune output; pass --overwrite" in r.stderr, r.stderr
+    r = run("train", "ta-sft", "--model", model, "--sft", data / "sft.jsonl", "--harmful", data / "harmful_prompts.jsonl",
+            "--out", tmp_path / "out", "--overwrite", *FAST)
     assert r.returncode == 0, r.stderr
     assert len((tmp_path / "out" / "data" / "self_generated.jsonl").read_text().splitlines()) == 1
     # a run with given responses generates nothing: no log is carried over from the previous run
     r = run("train", "ta-sft", "--model", model, "--sft", data / "sft.jsonl", "--harmful", data / "harmful.jsonl",
-            "--out", tmp_path / "out", *FAST)
+            "--out", tmp_path / "out", "--overwrite", *FAST)
     assert r.returncode == 0, r.stderr
     assert json.loads((tmp_path / "out" / "safetune.json").read_text())["self_generated"] == {"answered": 0, "kept": 0, "dropped": {}}
     assert not (tmp_path / "out" / "data").exists()
@@ -150,8 +153,10 @@ def test_out_with_a_users_files_is_refused_before_any_work(tmp_path, data):
                    "--out", out, *FAST), "--out")
     assert (mine / "thesis.tex").read_text() == "years of work"
     assert {p.name for p in model.iterdir()} >= {"model.safetensors", "config.json"}
-    out = tmp_path / "out"                             # a previous safetune output is replaced
-    for _ in range(2):
+    out = tmp_path / "out"                             # a previous safetune output is replaced with --overwrite only
+    for extra in ([], ["--overwrite"]):
         r = run("train", "ta-sft", "--model", model, "--sft", data / "sft.jsonl", "--harmful", data / "harmful.jsonl",
-                "--out", out, *FAST)
+                "--out", out, *extra, *FAST)
         assert r.returncode == 0, r.stderr
+    _fails(run("train", "ta-sft", "--model", model, "--sft", data / "sft.jsonl", "--harmful", data / "harmful.jsonl",
+               "--out", out, *FAST), f"--out {out.resolve()} holds a finished safetune output; pass --overwrite")
