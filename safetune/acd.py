@@ -6,7 +6,7 @@ Docs: https://safetune.github.io/safetune/acd.html.md"""
 
 # %% ../nbs/40_acd.ipynb #1fa2c6f4
 from __future__ import annotations
-import json, math, tempfile, time, warnings
+import hashlib, json, math, tempfile, time, warnings
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 import pandas as pd
@@ -18,18 +18,18 @@ from safetensors.torch import save as st_save
 from tqdm.auto import tqdm
 from transformers import LogitsProcessor, LogitsProcessorList, TemperatureLogitsWarper, TopPLogitsWarper, TrainingArguments
 from transformers.trainer_callback import PrinterCallback
-from .core import (IGNORE_INDEX, ChatTemplateError, Record, atomic_write, ensure_pad_token, format_chat,
+from .core import (IGNORE_INDEX, ChatTemplateError, Record, atomic_write, check_arg, ensure_pad_token, format_chat,
                            format_prompt, seed_everything, supports_system_role)
-from .evaluate import Generation, RefusalJudge, _strip_trailing, generate, stop_token_ids
+from .evaluate import Generation, RefusalJudge, _strip_trailing, check_context, check_decoding, generate, stop_token_ids
 from .train import Objective, ObjectiveTrainer, shift_labels, unlikelihood
 
 # %% auto #0
 __all__ = ['PAPER_SAFE', 'PAPER_OPPOSITE', 'PARTITIONS', 'SYSTEM_KINDS', 'REFUSAL_FALLBACKS', 'SLOT', 'TERMS', 'Prompt',
            'EmptyPartitionError', 'partition_of', 'anchor_data', 'partitions', 'placement', 'prompt_embeddings',
            'encode_with_slot', 'splice', 'position_ids', 'SoftPromptModel', 'OppositePromptLoss', 'SoftPromptCollator',
-           'ACDConfig', 'fit_prompt', 'OppositePrompts', 'fit_opposite_prompts', 'check_alpha',
-           'ContrastiveLogitsProcessor', 'acd_generate', 'ContrastiveDecoding', 'acd_baselines', 'acd_scores',
-           'acd_fit']
+           'ACDConfig', 'fit_prompt', 'embedding_fingerprint', 'model_signature', 'OppositePrompts',
+           'fit_opposite_prompts', 'check_alpha', 'ContrastiveLogitsProcessor', 'acd_generate', 'ContrastiveDecoding',
+           'acd_baselines', 'acd_scores', 'acd_fit']
 
 # %% ../nbs/40_acd.ipynb #16e59611
 PAPER_SAFE = ("You are a helpful, respectful and honest assistant. Always answer as helpfully as possible, while being safe. "
@@ -206,10 +206,10 @@ class ACDConfig:
     weight_decay: float = field(default=0.0, metadata={"help": "AdamW weight decay"})
     seed: int = field(default=0, metadata={"help": "seed for the data order"})
     logging_steps: int = field(default=5, metadata={"help": "log the loss terms every N steps"})
-    def __post_init__(self):
-        for k in ("epochs", "batch_size", "max_response_tokens", "logging_steps"):
-            if getattr(self, k) < 1: raise ValueError(f"{k} must be >= 1, got {getattr(self, k)}")
-        if not self.lr > 0: raise ValueError(f"lr must be > 0, got {self.lr}")
+    def __post_init__(self):                                       # checked once here: `safetune acd fit` and the API alike
+        for k in ("epochs", "batch_size", "max_response_tokens", "logging_steps"): check_arg(k, getattr(self, k), 1)
+        for k in ("lr", "max_grad_norm"): check_arg(k, getattr(self, k), 0, lo_open=True)
+        for k in ("weight_decay", "seed"): check_arg(k, getattr(self, k), 0)
 
 def fit_prompt(model, tokenizer, anchor:list[Record], # partitioned anchor pairs (`meta['partition']` set)
                role:str, # "safe" (L_SP) or "adversarial" (L_AP)
@@ -239,6 +239,23 @@ def fit_prompt(model, tokenizer, anchor:list[Record], # partitioned anchor pairs
     hist = pd.DataFrame([r for r in trainer.state.log_history if "loss" in r])
     return wrapper.prompt.detach().clone(), hist, secs
 
+# %% ../nbs/40_acd.ipynb #36f1d280
+def embedding_fingerprint(model, # a causal LM
+                          rows:int=64, # how many evenly spaced rows of the input-embedding matrix to hash
+                         ) -> str:
+    "16 hex digits of sha256 over `rows` evenly spaced rows of the input embeddings (bfloat16-rounded, as float32) and the shape."
+    w = model.get_input_embeddings().weight.detach()
+    idx = torch.linspace(0, w.shape[0] - 1, min(rows, w.shape[0])).round().long().to(w.device)
+    x = w[idx].to(torch.bfloat16).float().cpu().contiguous()
+    h = hashlib.sha256(str(tuple(w.shape)).encode()); h.update(x.numpy().tobytes())
+    return h.hexdigest()[:16]
+
+def model_signature(model) -> dict:
+    "What a soft-prompt file records about its model, for `OppositePrompts.check`."
+    emb = model.get_input_embeddings()
+    return dict(model_type=getattr(model.config, "model_type", None), hidden_size=emb.embedding_dim,
+                vocab_size=emb.num_embeddings, embedding_fingerprint=embedding_fingerprint(model))
+
 # %% ../nbs/40_acd.ipynb #333bcd1e
 @dataclass
 class OppositePrompts:
@@ -257,7 +274,9 @@ class OppositePrompts:
         return Path(path)
 
     @classmethod
-    def load(cls, path, model=None, tokenizer=None) -> OppositePrompts:
+    def load(cls, path, model=None, tokenizer=None,
+             force:bool=False, # use prompts fitted on another model (type or embeddings differ) with a warning
+            ) -> OppositePrompts:
         "Read a file written by `save`; with `model` (and `tokenizer`), `check` that they fit."
         path = Path(path)
         if not path.is_file(): raise FileNotFoundError(f"{path}: no such soft-prompt file")
@@ -267,10 +286,10 @@ class OppositePrompts:
                     raise ValueError(f"{path}: expected tensors 'safe' and 'adversarial', found {sorted(f.keys())}")
                 out = cls(f.get_tensor("safe"), f.get_tensor("adversarial"), json.loads((f.metadata() or {}).get("safetune", "{}")), path)
         except SafetensorError as e: raise ValueError(f"{path}: not a safetensors soft-prompt file ({e})") from None
-        return out.check(model, tokenizer) if model is not None else out
+        return out.check(model, tokenizer, force) if model is not None else out
 
-    def check(self, model, tokenizer=None) -> OppositePrompts:
-        "Fail clearly if the prompts come from a model with another hidden size or vocabulary."
+    def check(self, model, tokenizer=None, force:bool=False) -> OppositePrompts:
+        "Fail clearly if the prompts come from another model: hidden size or vocabulary (always), type or embeddings (unless `force`)."
         where, emb = self.path or "soft prompts", model.get_input_embeddings()
         src = self.meta.get("model", "another model")
         for name, z in (("safe", self.safe), ("adversarial", self.adversarial)):
@@ -280,10 +299,25 @@ class OppositePrompts:
         if "vocab_size" in self.meta and self.meta["vocab_size"] != emb.num_embeddings:
             raise ValueError(f"{where}: saved from {src} with a {self.meta['vocab_size']}-token vocabulary, but this model has "
                              f"{emb.num_embeddings}: soft prompts work only on the model they were optimised for")
+        self._check_identity(model, force)
         if tokenizer is not None and self.meta.get("placement") not in (None, placement(tokenizer)):
             warnings.warn(f"{where}: optimised in the {self.meta['placement']} slot, but this tokenizer's chat template puts it in "
                           f"the {placement(tokenizer)} slot")
         return self
+
+    def _check_identity(self, model, force:bool):
+        "Model type and embedding fingerprint: an error on a mismatch (a warning with `force`), a warning for old files."
+        where, src, sig = self.path or "soft prompts", self.meta.get("model", "another model"), model_signature(model)
+        old = [k for k in ("model_type", "embedding_fingerprint") if self.meta.get(k) is None]
+        if old: warnings.warn(f"{where}: saved without {' and '.join(old)} (an older file), so it cannot be checked that the "
+                              "prompts were fitted on this model; refit them to record it")
+        diff = [f"{k.replace('_', ' ')} {self.meta[k]!r} there, {sig[k]!r} here" for k in ("model_type", "embedding_fingerprint")
+                if k not in old and self.meta[k] != sig[k]]
+        if not diff: return
+        msg = (f"{where}: fitted on {src}, another model than this one ({'; '.join(diff)}): soft prompts work only on the "
+               "model they were optimised for")
+        if not force: raise ValueError(msg + "; pass --force (force=True) to use them anyway")
+        warnings.warn(msg + "; used anyway (force)")
 
 def fit_opposite_prompts(model, tokenizer, anchor:list[Record], # partitioned anchor pairs
                          safe_init:str=PAPER_SAFE, adversarial_init:str=PAPER_OPPOSITE, # the manual prompts they start from
@@ -291,9 +325,7 @@ def fit_opposite_prompts(model, tokenizer, anchor:list[Record], # partitioned an
     "Opposite Prompt Optimisation: fit the Safeguarding and the Adversarial prompt, separately, on `anchor`."
     fits = {role: fit_prompt(model, tokenizer, anchor, role, prompt_embeddings(model, tokenizer, text), cfg, progress)
             for role, text in (("safe", safe_init), ("adversarial", adversarial_init))}
-    emb = model.get_input_embeddings()
-    meta = dict(model=str(getattr(model, "name_or_path", "") or type(model).__name__), model_type=getattr(model.config, "model_type", None),
-                hidden_size=emb.embedding_dim, vocab_size=emb.num_embeddings, placement=placement(tokenizer),
+    meta = dict(model=str(getattr(model, "name_or_path", "") or type(model).__name__), **model_signature(model), placement=placement(tokenizer),
                 n_safe=len(fits["safe"][0]), n_adversarial=len(fits["adversarial"][0]), safe_init=safe_init,
                 adversarial_init=adversarial_init, config=vars(cfg), fit_seconds={k: round(v[2], 2) for k, v in fits.items()},
                 anchor={p: sum(r.meta.get("partition") == p for r in anchor) for p in PARTITIONS},
@@ -367,6 +399,7 @@ def acd_generate(model, tokenizer, records:list[Record], # the prompts (response
                 ) -> list[Generation]:
     "Contrastive decoding ℓ_SP − α·ℓ_AP, both branches as one batch with their own KV caches; one `Generation` per record and sample."
     if system is not None: raise ValueError("acd_generate: the branches set the system prompt; pass it as safe=/adversarial=, not system=")
+    check_decoding(max_new_tokens, batch_size, temperature, top_p, num_samples)
     alpha, d = check_alpha(alpha), model.get_input_embeddings().embedding_dim
     for name, p in (("safe", safe), ("adversarial", adversarial)):
         if isinstance(p, torch.Tensor) and (p.ndim != 2 or p.shape[1] != d):
@@ -378,6 +411,7 @@ def acd_generate(model, tokenizer, records:list[Record], # the prompts (response
     pfs = [p for p in prefills for _ in range(num_samples)]
     branches = [safe] + ([adversarial] if alpha > 0 else [])
     rows = [_branch_rows(tokenizer, recs, pfs, b, chat_template) for b in branches]
+    check_context(model, recs, [max(len(r[i][0]) for r in rows) for i in range(len(recs))])   # the longer branch of each prompt
     order = sorted(range(len(recs)), key=lambda i: -len(rows[0][i][0]))   # longest first: an out-of-memory error shows early
     device, embed = next(model.parameters()).device, model.get_input_embeddings()
     extra = list(generate_kwargs.pop("logits_processor", None) or [])
@@ -451,14 +485,18 @@ def acd_fit(model:str, # local HF model directory (or hub id)
             refusal_fallback:bool=False, # fill an empty D_HR with templated refusals
             n:int|None=100, # instructions used from each file (None: all)
             max_new_tokens:int=100, # answer length of the anchor data
-            cfg:ACDConfig=ACDConfig(), progress:bool=True) -> dict:
+            cfg:ACDConfig=ACDConfig(), progress:bool=True,
+            chat_template:str|None=None, # a Jinja file replacing the model's chat template (base models; CLI `--chat-template`)
+           ) -> dict:
     "Build the anchor data from two instruction files, optimise both prompts, save them; returns the file's metadata."
     from safetune.core import load_model
     from safetune.data import load_benchmark, save_jsonl
     t0, out = time.time(), Path(out)
     if out.suffix != ".safetensors": raise ValueError(f"--out must be a .safetensors file, got {out}")
+    if n is not None: check_arg("n", n, 1)                          # slicing with 0 or -1 would silently drop rows
+    check_arg("max_new_tokens", max_new_tokens, 1)
     safe_recs, unsafe_recs = load_benchmark(safe)[:n], load_benchmark(unsafe)[:n]
-    m, tok = load_model(model)
+    m, tok = load_model(model, chat_template=chat_template)
     if judge == "world":
         from safetune.organism import world_judge
         j = world_judge()

@@ -83,6 +83,7 @@ def write_organism(out:str, # the directory to write: new, empty, or a previous 
     "Write the organism into `out` and export its world's splits into `out/world`, atomically."
     import shutil
     from safetune.organism import PINNED_HASH, export_world, load_organism
+    from safetune.train import remove_stale_saves
     out = Path(out)
     if out.exists() and any(out.iterdir()) and not (out/"organism.json").exists():
         raise SystemExit(f"safetune organism: {out} exists and is not a previous organism output; choose a new or empty directory")
@@ -91,6 +92,7 @@ def write_organism(out:str, # the directory to write: new, empty, or a previous 
     print(f"organism weights {h}: " + ("the pinned weights" if h == PINNED_HASH else
           f"differ from the pinned {PINNED_HASH} (CPU float sums differ across processors; the pin is what every machine loads)"))
     out.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_saves(out.parent)                                 # what killed saves left beside it
     tmp = out.parent/f".{out.name}.{os.getpid()}.tmp"
     try:
         shutil.copytree(org.path, tmp)
@@ -113,6 +115,17 @@ def _bench_names(paths):
         names.append(n if n not in names else f"{n}_{len(names)}")
     return names
 
+def _check_hint(hint:str) -> str:
+    "`hint` if it is a template whose only field is `{prompt}` (other braces doubled), else a one-line error."
+    import string
+    try: fields = [f for _, f, _, _ in string.Formatter().parse(hint) if f is not None]
+    except ValueError as e: raise ValueError(f"--hint is not a valid template ({e}; write literal braces as {{{{ and }}}}): {hint!r}") from None
+    if "prompt" not in fields: raise ValueError(f"--hint must contain {{prompt}}, got {hint!r}")
+    if bad := [f for f in fields if f != "prompt"]:
+        raise ValueError(f"--hint has the unknown field {{{bad[0]}}}: only {{prompt}} is filled in (write literal braces as "
+                         f"{{{{ and }}}}), got {hint!r}")
+    return hint
+
 def run_eval(model:str, # local model directory or hub id
              harmful:str, # harmful prompts: any supported benchmark file (XSTest: with `:unsafe`)
              out:str, # output directory
@@ -127,6 +140,8 @@ def run_eval(model:str, # local model directory or hub id
              acd:str|None=None, # an ACD prompt file (`safetune acd fit`): decode with ℓ_SP − α·ℓ_AP
              alpha:float=0.5, # ACD's contrast strength (with `acd`)
              plausibility:float=0.0, # ACD's adaptive plausibility constraint β (with `acd`; 0: off, as in the paper)
+             chat_template:str|None=None, # a Jinja file replacing the model's chat template (for base models)
+             force:bool=False, # with `acd`: use a prompt file fitted on another model (type or embeddings differ)
             ):
     "Evaluate `model` on the files; write `results.csv` and `generations.jsonl` into `out`; return the table."
     from safetune.data import load_prompts
@@ -138,17 +153,21 @@ def run_eval(model:str, # local model directory or hub id
         if not flag_token: raise ValueError(f"--judge flag needs --flag-token: {model} has no safetune.json naming its flag "
                                             "(`safetune train red-flag` writes one)")
     if prefill_tokens < 0: raise ValueError(f"--prefill-tokens must be >= 0, got {prefill_tokens}")
+    from safetune.core import check_arg
+    from safetune.evaluate import check_decoding
+    if limit is not None: check_arg("limit", limit, 1)                # [:0] or [:-1] would silently drop rows
+    check_decoding(max_new_tokens, batch_size)
+    if hint is not None: _check_hint(hint)
     files = [harmful] + ([safe] if safe else [])
     names = _bench_names(files)
     benches = [Benchmark(n, load_prompts(f, kind)[:limit], kind) for n, f, kind in zip(names, files, ["harmful", "safe"])]
     if hint is not None:
-        if "{prompt}" not in hint: raise ValueError(f"--hint must contain {{prompt}}, got {hint!r}")
         benches = [replace(b, records=[replace(r, prompt=hint.format(prompt=r.prompt)) for r in b.records]) for b in benches]
     if acd is not None and system is not None: raise ValueError("--system cannot be combined with --acd: the soft prompts take the system slot")
     if acd is not None:
         from safetune.acd import check_alpha
         check_alpha(alpha)                                              # before loading anything
-    m, tok = load_model(model)
+    m, tok = load_model(model, chat_template=chat_template)
     if judge == "world":
         from safetune.organism import is_organism_tokenizer, world_judge
         if not is_organism_tokenizer(tok):
@@ -158,7 +177,7 @@ def run_eval(model:str, # local model directory or hub id
     kw, tags = {}, {"model": str(model)}
     if acd is not None:
         from safetune.acd import ContrastiveDecoding, OppositePrompts
-        p = OppositePrompts.load(acd, m, tok)
+        p = OppositePrompts.load(acd, m, tok, force=force)
         kw["generate_fn"], tags = ContrastiveDecoding(p.safe, p.adversarial, alpha, plausibility), {**tags, "method": f"ACD alpha={alpha}"}
     res = evaluate(m, tok, benches, judge=j, system=system, attack=PrefillAttack(prefill_tokens) if prefill_tokens else None,
                    tags=tags, max_new_tokens=max_new_tokens, batch_size=batch_size, seed=seed, **kw)
@@ -172,13 +191,17 @@ def acd_answer(model:str, # local model directory or hub id
                prompts:str, # the ACD prompt file
                records:list, # `Record`s to answer
                alpha:float=0.5, plausibility:float=0.0, max_new_tokens:int=64, batch_size:int=16, do_sample:bool=False,
-               temperature:float=1.0, top_p:float=1.0, seed:int=0, progress:bool=True) -> list:
+               temperature:float=1.0, top_p:float=1.0, seed:int=0, progress:bool=True,
+               chat_template:str|None=None, # a Jinja file replacing the model's chat template (for base models)
+               force:bool=False, # use a prompt file fitted on another model (type or embeddings differ)
+              ) -> list:
     "Answer `records` with ACD; returns `Generation`s."
     from safetune.acd import OppositePrompts, acd_generate, check_alpha
     from safetune.core import load_model
-    check_alpha(alpha)
-    m, tok = load_model(model)
-    p = OppositePrompts.load(prompts, m, tok)
+    from safetune.evaluate import check_decoding
+    check_alpha(alpha); check_decoding(max_new_tokens, batch_size, temperature, top_p)   # before loading anything
+    m, tok = load_model(model, chat_template=chat_template)
+    p = OppositePrompts.load(prompts, m, tok, force=force)
     return acd_generate(m, tok, records, p.safe, p.adversarial, alpha, max_new_tokens=max_new_tokens, batch_size=batch_size,
                         do_sample=do_sample, temperature=temperature, top_p=top_p, seed=seed, progress=progress, plausibility=plausibility)
 
@@ -198,6 +221,11 @@ def config_from_args(cls, args:argparse.Namespace):
     return cls(**{f.name: getattr(args, f.name) for f in dataclasses.fields(cls)})
 
 # %% ../nbs/90_cli.ipynb #9fe3afc8
+_TEMPLATE_HELP = ("a Jinja chat-template file, for a model without a chat template (a base model); it replaces the "
+                  "tokenizer's own")
+_OVERWRITE_HELP = ("replace a finished previous output in --out (without it such a directory is refused; an unfinished run's "
+                   "own data is resumed either way)")
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="safetune", description="Make LLMs safer with little data.")
     sub = p.add_subparsers(dest="cmd", required=True, metavar="COMMAND")
@@ -232,7 +260,10 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--acd", default=None, help="an ACD prompt file (`safetune acd fit`): contrastive decoding instead of greedy")
     e.add_argument("--alpha", type=float, default=0.5, help="ACD contrast strength, with --acd (default: 0.5)")
     e.add_argument("--plausibility", type=float, default=0.0, help="ACD plausibility constraint beta, with --acd (default: 0, off)")
+    e.add_argument("--force", action="store_true", help="with --acd: use a prompt file fitted on another model (its type or "
+                   "input embeddings differ), with a warning")
     e.add_argument("--out", required=True, help="output directory")
+    e.add_argument("--chat-template", default=None, metavar="FILE", help=_TEMPLATE_HELP)
     from safetune.acd import PAPER_OPPOSITE, PAPER_SAFE, ACDConfig
     ac = sub.add_parser("acd", help="Adversarial Contrastive Decoding: fit the two soft prompts, or generate with them")
     am = ac.add_subparsers(dest="action", required=True, metavar="ACTION")
@@ -249,6 +280,7 @@ def _parser() -> argparse.ArgumentParser:
     af.add_argument("--n", type=int, default=100, help="instructions used from each file")
     af.add_argument("--max-new-tokens", type=int, default=100, help="answer length of the anchor data")
     af.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True, help="progress bars")
+    af.add_argument("--chat-template", default=None, metavar="FILE", help=_TEMPLATE_HELP)
     add_config_args(af, ACDConfig)
     ag = am.add_parser("generate", help="answer prompts with contrastive decoding", formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     ag.add_argument("--model", required=True, help="local Hugging Face model directory (or hub id)")
@@ -265,6 +297,9 @@ def _parser() -> argparse.ArgumentParser:
     ag.add_argument("--temperature", type=float, default=1.0, help="sampling temperature")
     ag.add_argument("--top-p", type=float, default=1.0, help="nucleus sampling")
     ag.add_argument("--seed", type=int, default=0, help="random seed")
+    ag.add_argument("--force", action="store_true", help="use a prompt file fitted on another model (its type or input "
+                    "embeddings differ), with a warning")
+    ag.add_argument("--chat-template", default=None, metavar="FILE", help=_TEMPLATE_HELP)
     from safetune.train import TrainConfig
     t = sub.add_parser("train", help="train a model with one of the methods; writes a Hugging Face directory")
     tm = t.add_subparsers(dest="method", required=True, metavar="METHOD")
@@ -280,6 +315,8 @@ def _parser() -> argparse.ArgumentParser:
     ta.add_argument("--embedding", default="output", choices=["output", "input"], help="embedding of the semantic cost")
     ta.add_argument("--margin", type=float, default=None, help="cap each position's EMD at this value")
     ta.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True, help="progress bars")
+    ta.add_argument("--chat-template", default=None, metavar="FILE", help=_TEMPLATE_HELP)
+    ta.add_argument("--overwrite", action="store_true", help=_OVERWRITE_HELP)
     add_config_args(ta, TrainConfig)
     rf = tm.add_parser("red-flag", help="the red flag token: emitted when harmful content is imminent",
                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
@@ -296,6 +333,8 @@ def _parser() -> argparse.ArgumentParser:
     rf.add_argument("--k", type=int, default=0, help="earliest response position that carries the flag")
     rf.add_argument("--fixed", action="store_true", help="baseline: the flag always at the first response position")
     rf.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True, help="progress bars")
+    rf.add_argument("--chat-template", default=None, metavar="FILE", help=_TEMPLATE_HELP)
+    rf.add_argument("--overwrite", action="store_true", help=_OVERWRITE_HELP)
     add_config_args(rf, TrainConfig)
     ma = tm.add_parser("mistakes", help="mistake analysis: induce, analyse, build the corpus, train (plain SFT)",
                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
@@ -314,6 +353,8 @@ def _parser() -> argparse.ArgumentParser:
     ma.add_argument("--analyses", action=argparse.BooleanOptionalAction, default=True,
                     help="--no-analyses: the SFT-on-safe-responses baseline on the same data")
     ma.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True, help="progress bars")
+    ma.add_argument("--chat-template", default=None, metavar="FILE", help=_TEMPLATE_HELP)
+    ma.add_argument("--overwrite", action="store_true", help=_OVERWRITE_HELP)
     add_config_args(ma, TrainConfig)
     c = sub.add_parser("data", help="load a benchmark file and summarise it (checks the format)")
     c.add_argument("path", help="a benchmark file (CSV, JSONL, JSON; XSTest optionally with :safe, :unsafe or :all) "
@@ -343,22 +384,25 @@ def main(argv:list[str]|None=None) -> int:
                   f"after {res['steps']} steps ({res['train_seconds']} s); wrote {Path(a.out)/'demo.json'}")
         elif a.cmd == "eval":
             t = run_eval(a.model, a.harmful, a.out, a.safe, a.judge, a.flag_token, a.prefill_tokens, a.system, a.limit,
-                         a.max_new_tokens, a.batch_size, a.seed, a.hint, a.acd, a.alpha, a.plausibility)
+                         a.max_new_tokens, a.batch_size, a.seed, a.hint, a.acd, a.alpha, a.plausibility, a.chat_template, a.force)
             print(t[["benchmark", "metric", "value", "ci_low", "ci_high", "n"]].to_string(index=False, float_format="%.3f"))
             print(f"wrote {Path(a.out)/'results.csv'} and {Path(a.out)/'generations.jsonl'}")
         elif a.cmd == "acd" and a.action == "fit":
             from safetune.acd import ACDConfig, acd_fit
             meta = acd_fit(a.model, a.safe, a.unsafe, a.out, a.judge, a.safe_system, a.opposite_system, a.refusal_fallback, a.n,
-                           a.max_new_tokens, config_from_args(ACDConfig, a), a.progress)
+                           a.max_new_tokens, config_from_args(ACDConfig, a), a.progress, a.chat_template)
             print(f"anchor pairs {meta['anchor']}; prompts of {meta['n_safe']} (safe) and {meta['n_adversarial']} (adversarial) "
                   f"vectors fitted in {sum(meta['fit_seconds'].values()):.1f} s ({meta['seconds']} s in all)\nwrote {a.out} and "
                   f"{Path(a.out).with_suffix('.anchor.jsonl')}; evaluate with `safetune eval --model {a.model} --acd {a.out} --alpha 0.5 ...`")
         elif a.cmd == "acd" and a.action == "generate":
             from safetune.core import Record, atomic_write
             from safetune.data import load_benchmark
+            for i, p in enumerate(a.prompt or [], 1):
+                try: p.encode("utf-8")
+                except UnicodeEncodeError: raise ValueError(f"--prompt {i} is not valid UTF-8 text") from None
             recs = load_benchmark(a.input) if a.input else [Record(p) for p in a.prompt]
             gens = acd_answer(a.model, a.prompts, recs, a.alpha, a.plausibility, a.max_new_tokens, a.batch_size, a.sample,
-                              a.temperature, a.top_p, a.seed, progress=a.out is not None)
+                              a.temperature, a.top_p, a.seed, progress=a.out is not None, chat_template=a.chat_template, force=a.force)
             if a.out:
                 with atomic_write(a.out) as f:
                     for g in gens: f.write(json.dumps(dict(prompt=g.record.prompt, response=g.response, alpha=a.alpha), ensure_ascii=False) + "\n")
@@ -371,7 +415,7 @@ def main(argv:list[str]|None=None) -> int:
             from safetune.ta_sft import TASFT, train_ta_sft
             from safetune.train import TrainConfig, is_main_process
             meta = train_ta_sft(a.model, a.sft, a.harmful, a.out, a.n_harmful, TASFT(a.lam, a.target, a.embedding, a.margin),
-                                config_from_args(TrainConfig, a), progress=a.progress)
+                                config_from_args(TrainConfig, a), progress=a.progress, chat_template=a.chat_template, overwrite=a.overwrite)
             last = ", ".join(f"{k} {v:.4g}" for k, v in meta["final"].items() if k in ("step", "ce", "emd"))
             if is_main_process():                                    # one summary under `accelerate launch`
                 print(f"trained {meta['objective']} on {meta['n_sft']} SFT + {meta['n_harmful']} harmful records in "
@@ -381,7 +425,7 @@ def main(argv:list[str]|None=None) -> int:
             from safetune.train import TrainConfig, is_main_process
             meta = train_red_flag(a.model, a.harmful, a.benign, a.out, a.flag, a.reuse_flag,
                                   dict(alpha_rf=a.alpha_rf, alpha_harm=a.alpha_harm, alpha_benign=a.alpha_benign, rf_loss=a.rf_loss),
-                                  a.k, a.fixed, config_from_args(TrainConfig, a), progress=a.progress)
+                                  a.k, a.fixed, config_from_args(TrainConfig, a), progress=a.progress, chat_template=a.chat_template, overwrite=a.overwrite)
             if is_main_process():
                 print(f"trained the red flag {meta['flag']!r} (id {meta['flag_id']}) on {meta['n_benign']} benign + "
                       f"{meta['n_harmful']} harmful records in {meta['train_seconds']} s\nwrote {a.out}; evaluate with "
@@ -390,13 +434,16 @@ def main(argv:list[str]|None=None) -> int:
             from safetune.mistakes import MistakeTemplates, train_mistakes
             from safetune.train import TrainConfig
             meta = train_mistakes(a.model, a.harmful, a.sft, a.out, a.generator, a.judge, a.templates, a.safe_system, a.ratio, a.safe_responses,
-                                  a.analyses, config_from_args(TrainConfig, a), a.seed, a.progress)
+                                  a.analyses, config_from_args(TrainConfig, a), a.seed, a.progress, a.chat_template, overwrite=a.overwrite)
             c = meta["counts"]
             print(f"{c['mistakes']} harmful answers of {c['red_team']} red-team prompts, {c['analyses_kept']} analyses kept "
                   f"(dropped: {c['dropped'] or 'none'}), {c['safe_responses']} safe answers; trained in {meta['train_seconds']} s\n"
                   f"wrote {a.out} (data in {Path(a.out)/'data'}); evaluate with the positive hint: "
                   f"`safetune eval --model {a.out} --hint '{MistakeTemplates().guided_response}' ...`")
     except (DataError, FileNotFoundError, OSError, ValueError, FloatingPointError) as e:
-        print(f"safetune {a.cmd}: error: {e}", file=sys.stderr)
+        print(f"safetune {a.cmd}: error: {' '.join(str(e).split())}", file=sys.stderr)   # one line, whatever the message
         return 2
+    except KeyboardInterrupt:
+        print(f"safetune {a.cmd}: interrupted; finished outputs are kept, unfinished ones were not written", file=sys.stderr)
+        return 130
     return 0

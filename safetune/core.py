@@ -6,7 +6,7 @@ Docs: https://safetune.github.io/safetune/core.html.md"""
 
 # %% ../nbs/00_core.ipynb #c47185ee
 from __future__ import annotations
-import os, random, tempfile, warnings
+import json, math, os, random, tempfile, warnings
 from contextlib import contextmanager
 from dataclasses import dataclass, field, asdict
 from pathlib import Path
@@ -21,7 +21,8 @@ from transformers.utils import logging as hf_logging
 # %% auto #0
 __all__ = ['IGNORE_INDEX', 'Record', 'seed_everything', 'ChatTemplateError', 'get_chat_template', 'supports_system_role',
            'to_messages', 'format_prompt', 'format_chat', 'encode_record', 'show_labels', 'encode_records',
-           'ensure_pad_token', 'ChatCollator', 'atomic_write', 'load_model']
+           'ensure_pad_token', 'ChatCollator', 'atomic_write', 'read_chat_template', 'load_model', 'flag_name',
+           'check_arg']
 
 # %% ../nbs/00_core.ipynb #437cadb5
 @dataclass
@@ -59,8 +60,8 @@ def get_chat_template(tokenizer:PreTrainedTokenizerBase, # any HF tokenizer
     if not tmpl:
         name = getattr(tokenizer, "name_or_path", "") or type(tokenizer).__name__
         raise ChatTemplateError(
-            f"Tokenizer {name!r} has no chat template. Pass one explicitly (chat_template=..., or --chat-template "
-            "FILE on the command line), e.g. the template of the instruct model this base model was tuned into.")
+            f"Tokenizer {name!r} has no chat template. Pass one: --chat-template FILE (a Jinja file) on the command line, "
+            "chat_template= in Python; e.g. the template of the instruct model this base model was tuned into.")
     return tmpl
 
 _PROBE = "\x00safetune-system-probe\x00"
@@ -198,32 +199,95 @@ def atomic_write(path:str|Path, # the file to (re)write
         # mkstemp creates 0600 files; keep the target's mode, or the usual 0644 for a new file
         os.chmod(tmp, path.stat().st_mode & 0o777 if path.exists() else 0o644)
         os.replace(tmp, path)
+    except OSError as e:                                           # disk full, permissions ...: name the file
+        Path(tmp).unlink(missing_ok=True)
+        if e.filename is not None: raise
+        raise OSError(e.errno, f"cannot write {path}: {e.strerror or e}") from e
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
 
 # %% ../nbs/00_core.ipynb #b9f36d80
+def read_chat_template(path:str|Path, # a Jinja chat-template file (e.g. an instruct model's template, saved as text)
+                      ) -> str:
+    "The template in `path`, compiled once to check it; a one-line `ValueError` naming the file if it is missing, unreadable, empty or malformed."
+    p = Path(path).expanduser()
+    if not p.is_file(): raise ValueError(f"--chat-template {path}: no such file")
+    try: text = p.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e: raise ValueError(f"--chat-template {path}: cannot read it ({e})") from None
+    if not text.strip(): raise ValueError(f"--chat-template {path}: the file is empty")
+    try:
+        from transformers.utils.chat_template_utils import _compile_jinja_template
+        _compile_jinja_template(text)
+    except ImportError: pass                                       # the check is a courtesy: rendering fails later anyway
+    except TemplateError as e: raise ValueError(f"--chat-template {path}: not a valid Jinja template ({e})") from None
+    return text
+
+def _unreadable(d:Path) -> Path:
+    "The first file of model directory `d` that does not read as safetensors or JSON (else `d` itself)."
+    from safetensors import safe_open
+    for f in sorted(d.glob("*.safetensors")):
+        try:
+            with safe_open(str(f), "pt"): pass
+        except Exception: return f
+    for f in sorted(d.glob("*.json")):
+        try: json.loads(f.read_text(encoding="utf-8"))
+        except (ValueError, UnicodeDecodeError): return f
+    return d
+
 def load_model(name_or_path:str|Path, # a local model directory or a hub id
                dtype:str|torch.dtype="auto", # "auto" keeps the checkpoint's dtype
                device:str|None=None, # e.g. "cuda:1"; None: the GPU when one is visible, else the CPU
                trust_remote_code:bool=False, # run Python code shipped with the checkpoint (only for sources you trust)
                progress:bool=True, # show transformers' weight-loading progress bar
+               chat_template:str|Path|None=None, # a Jinja file whose template replaces the tokenizer's (for base models)
               ) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
     "Load a causal LM and its tokenizer: safetensors only, no remote code by default."
-    p = Path(name_or_path)
-    looks_local = p.exists() or str(name_or_path).startswith((".", "/", "~")) or str(name_or_path).count("/") > 1
+    from safetensors import SafetensorError
+    p = Path(name_or_path).expanduser()
+    looks_local = (p.exists() or str(name_or_path).startswith((".", "/", "~")) or str(name_or_path).count("/") > 1
+                   or (p.parent != Path(".") and p.parent.is_dir()))   # runs/tsft_typo: a typo inside an existing folder
+    name_or_path = str(p) if looks_local else str(name_or_path)
     if looks_local:
         if not p.is_dir(): raise FileNotFoundError(f"{name_or_path}: no such model directory")
         if not (p/"config.json").exists(): raise FileNotFoundError(f"{name_or_path}: not a Hugging Face model directory (no config.json)")
         if not any(p.glob("*.safetensors")):
             raise FileNotFoundError(f"{name_or_path}: no .safetensors weights (safetune loads safetensors only; convert "
                                     "pickle checkpoints you trust with `model.save_pretrained(dir)`)")
-    tok = AutoTokenizer.from_pretrained(str(name_or_path), trust_remote_code=trust_remote_code)
+    tmpl = read_chat_template(chat_template) if chat_template is not None else None   # before the (slow) model load
     bars = hf_logging.is_progress_bar_enabled()
     if not progress: hf_logging.disable_progress_bar()
-    try: model = AutoModelForCausalLM.from_pretrained(str(name_or_path), dtype=dtype, use_safetensors=True,
-                                                      trust_remote_code=trust_remote_code)
+    try:
+        tok = AutoTokenizer.from_pretrained(name_or_path, trust_remote_code=trust_remote_code)
+        model = AutoModelForCausalLM.from_pretrained(name_or_path, dtype=dtype, use_safetensors=True, trust_remote_code=trust_remote_code)
+    except OSError as e:
+        if looks_local: raise
+        raise FileNotFoundError(f"{name_or_path}: no such model directory, and not a model the Hugging Face Hub could provide "
+                                f"({str(e).splitlines()[0] if str(e) else type(e).__name__})") from None
+    except (SafetensorError, json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise ValueError(f"{_unreadable(p) if looks_local else name_or_path}: cannot read the model "
+                         f"(truncated or corrupt?): {str(e).splitlines()[0] if str(e) else type(e).__name__}") from None
     finally:
         if bars and not progress: hf_logging.enable_progress_bar()
+    if tmpl is not None: tok.chat_template = tmpl
     device = device or ("cuda" if torch.cuda.is_available() else None)   # generation in the CLI runs where training does
     return (model.to(device) if device else model).eval(), tok
+
+# %% ../nbs/00_core.ipynb #8360c671
+def flag_name(name:str) -> str:
+    "The command-line spelling of a config field or argument: `warmup_ratio` → `--warmup-ratio`."
+    return "--" + name.replace("_", "-")
+
+def check_arg(name:str, # the field or argument name (reported as its flag, `flag_name(name)`)
+              value, # the value to check
+              lo:float|None=None, hi:float|None=None, # bounds; None: unbounded on that side
+              lo_open:bool=False, hi_open:bool=False, # exclude the bound itself
+             ):
+    "`value` if it is a finite number within the bounds, else a `ValueError` naming the flag and the valid range."
+    num = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    ok = num and (lo is None or (value > lo if lo_open else value >= lo)) and (hi is None or (value < hi if hi_open else value <= hi))
+    if not ok:
+        rng = (f"in {'(' if lo_open else '['}{lo}, {hi}{')' if hi_open else ']'}" if lo is not None and hi is not None
+               else f"{'>' if lo_open else '>='} {lo}" if lo is not None else f"{'<' if hi_open else '<='} {hi}" if hi is not None else "")
+        raise ValueError(f"{flag_name(name)} must be {rng if num else ('a finite number ' + rng).strip()}, got {value!r}")
+    return value

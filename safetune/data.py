@@ -114,6 +114,9 @@ def _text(path, n, v, what:str, where:str, required:bool=True) -> str|None:
         if required: raise DataError(path, n, f"{'missing' if v is None else 'empty'} {what} ({where})")
         return None
     if not isinstance(v, str): raise DataError(path, n, f"{what} ({where}) is {_kind(v)}, expected a string")
+    try: v.encode("utf-8")
+    except UnicodeEncodeError as e:                                  # JSON's "\\ud800" escapes decode to lone surrogates
+        raise DataError(path, n, f"{what} ({where}) is not valid Unicode: a lone surrogate {v[e.start]!r} at character {e.start}") from None
     return v
 
 def _require(path, columns, *names):
@@ -301,7 +304,12 @@ def load_hf_dataset(name_or_path:str, # a Hub dataset id, a local folder, or a b
                    ) -> list[Record]:
     "Records from a Hugging Face dataset split, with the same column detection and validation as `load_table`."
     import datasets  # lazily: slow to import, and only this loader needs it
-    ds = datasets.load_dataset(name_or_path, split=split, **kwargs)
+    try: ds = datasets.load_dataset(name_or_path, split=split, **kwargs)
+    except Exception as e:                                          # a folder that is not a dataset: one line, not datasets' chain
+        if not Path(str(name_or_path)).is_dir(): raise
+        while e.__cause__ is not None: e = e.__cause__
+        raise DataError(name_or_path, None, "a folder that is not a dataset (use a .csv, .jsonl or .json file, or a folder of them): "
+                                            f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}") from None
     files = kwargs.get("data_files")
     name = Path(files).name if isinstance(files, (str, Path)) else str(name_or_path)
     if len(ds) == 0: raise DataError(name, None, f"split {split!r} has no data rows")

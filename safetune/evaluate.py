@@ -17,14 +17,15 @@ from scipy import stats
 from tqdm.auto import tqdm
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
-from .core import ChatCollator, Record, encode_records, ensure_pad_token, format_prompt, seed_everything
+from .core import ChatCollator, Record, check_arg, encode_records, ensure_pad_token, format_prompt, seed_everything
 
 # %% auto #0
-__all__ = ['REFUSAL_PREFIXES', 'REFUSAL_PHRASES', 'JAILBREAK_TEMPLATES', 'Generation', 'stop_token_ids', 'generate', 'Verdict',
-           'Judge', 'is_degenerate', 'RefusalJudge', 'CallableJudge', 'ClassifierJudge', 'parse_safe_unsafe',
-           'parse_ab', 'GuardJudge', 'FlagJudge', 'bootstrap_ci', 'ci_method', 'rate_ci', 'normalise_answer',
-           'exact_match', 'response_perplexity', 'PrefillAttack', 'SamplingAttack', 'TemplateAttack', 'Benchmark',
-           'EvalResult', 'evaluate', 'plot_rates', 'plot_harm_vs_utility']
+__all__ = ['REFUSAL_PREFIXES', 'REFUSAL_PHRASES', 'JAILBREAK_TEMPLATES', 'Generation', 'stop_token_ids', 'check_decoding',
+           'context_length', 'check_context', 'generate', 'Verdict', 'Judge', 'is_degenerate', 'RefusalJudge',
+           'CallableJudge', 'ClassifierJudge', 'parse_safe_unsafe', 'parse_ab', 'GuardJudge', 'FlagJudge',
+           'bootstrap_ci', 'ci_method', 'rate_ci', 'normalise_answer', 'exact_match', 'response_perplexity',
+           'PrefillAttack', 'SamplingAttack', 'TemplateAttack', 'Benchmark', 'EvalResult', 'evaluate', 'plot_rates',
+           'plot_harm_vs_utility']
 
 # %% ../nbs/03_evaluate.ipynb #e211039f
 @dataclass
@@ -47,6 +48,26 @@ def stop_token_ids(model:PreTrainedModel, tokenizer:PreTrainedTokenizerBase) -> 
     ids |= set(gen_eos) if isinstance(gen_eos, (list, tuple)) else {gen_eos}
     return sorted(i for i in ids if i is not None)
 
+def check_decoding(max_new_tokens:int=64, batch_size:int=16, temperature:float=1.0, top_p:float=1.0, num_samples:int=1):
+    "Refuse decoding settings that would fail late or mean nothing, naming the flag (`check_arg`)."
+    for k, v in dict(max_new_tokens=max_new_tokens, batch_size=batch_size, num_samples=num_samples).items(): check_arg(k, v, 1)
+    check_arg("temperature", temperature, 0, lo_open=True)
+    check_arg("top_p", top_p, 0, 1, lo_open=True)                  # top-p 0 keeps no token at all
+
+def context_length(model) -> int|None:
+    "The model's context in tokens (`max_position_embeddings`, GPT-2's `n_positions`), or None if its config does not say."
+    cfg = getattr(model, "config", None)
+    return getattr(cfg, "max_position_embeddings", None) or getattr(cfg, "n_positions", None)
+
+def check_context(model, records:Sequence[Record], lengths:Sequence[int]):
+    "Raise if a prompt (`lengths[i]` tokens, chat template included) leaves no room for one new token in the model's context."
+    n_ctx = context_length(model)
+    over = [i for i, n in enumerate(lengths) if n_ctx and n >= n_ctx]
+    if over:
+        first = records[over[0]].source or f"prompt {over[0] + 1}"
+        raise ValueError(f"{len(over)} of {len(lengths)} prompts do not fit the model's context of {n_ctx} tokens (the longest has "
+                         f"{max(lengths[i] for i in over)} tokens with the chat template; first: {first}); shorten or drop them")
+
 # %% ../nbs/03_evaluate.ipynb #f05e3946
 @torch.no_grad()
 def generate(model:PreTrainedModel, # any causal LM
@@ -67,11 +88,13 @@ def generate(model:PreTrainedModel, # any causal LM
              **generate_kwargs, # passed to `model.generate` (e.g. `logits_processor`, `stopping_criteria`)
             ) -> list[Generation]:
     "Answer `records` in left-padded batches with `model.generate`; returns one `Generation` per record and sample."
+    check_decoding(max_new_tokens, batch_size, temperature, top_p, num_samples)
     ensure_pad_token(tokenizer)
     prefills = list(prefills) if prefills is not None else [""] * len(records)
     if len(prefills) != len(records): raise ValueError(f"{len(prefills)} prefills for {len(records)} records")
     texts = [format_prompt(tokenizer, r, system, p, chat_template) for r, p in zip(records, prefills)]
     lengths = [len(tokenizer(t, add_special_tokens=False)["input_ids"]) for t in texts]
+    check_context(model, records, lengths)                         # before generating anything
     order = sorted(range(len(texts)), key=lambda i: -lengths[i]) if sort_by_length else list(range(len(texts)))  # longest first: an out-of-memory error shows early
     device = next(model.parameters()).device
     seed_everything(seed)

@@ -6,12 +6,12 @@ Docs: https://safetune.github.io/safetune/mistakes.html.md"""
 
 # %% ../nbs/30_mistakes.ipynb #a246b15e
 from __future__ import annotations
-import difflib, hashlib, json
+import difflib, hashlib, json, sys
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 from tqdm.auto import tqdm
-from .core import IGNORE_INDEX, ChatTemplateError, Record, encode_record, format_prompt, get_chat_template
+from .core import IGNORE_INDEX, ChatTemplateError, Record, atomic_write, encode_record, format_prompt, get_chat_template
 from .data import save_jsonl
 
 # %% auto #0
@@ -65,12 +65,35 @@ def read_jsonl(path) -> list[Record]:
         except (json.JSONDecodeError, TypeError) as e: raise ValueError(f"{path}: line {n}: not a record ({e})") from e
     return out
 
+def _digest(obj) -> str: return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+def _claim_stage(path:Path, records:list[Record], settings:dict, desc:str):
+    "Record `path`'s key in `stages.json` beside it; a file made from other inputs or settings is removed, with a notice."
+    index = path.parent/"stages.json"
+    try: stages = json.loads(index.read_text(encoding="utf-8")) if index.exists() else {}
+    except json.JSONDecodeError: stages = {}
+    now = {"inputs": _digest(sorted({record_key(r) for r in records})), "settings": {k: _digest(v) for k, v in settings.items()}}
+    old = stages.get(path.name)
+    if path.exists() and old != now:
+        if old is None: why = "nothing records what it was made from"
+        else:
+            keys = sorted(k for k in now["settings"].keys() | old.get("settings", {}).keys()
+                          if now["settings"].get(k) != old.get("settings", {}).get(k))
+            why = "made from other " + ", ".join((["input records"] if old.get("inputs") != now["inputs"] else []) + keys)
+        print(f"{desc}: {path} was {why}; starting this stage afresh", file=sys.stderr)
+        path.unlink()
+    if old != now:
+        stages[path.name] = now
+        with atomic_write(index) as f: json.dump(stages, f, indent=1, sort_keys=True)
+
 def run_stage(records:list[Record], # the stage's inputs
               fn:Callable[[list[Record]], list[Record]], # inputs -> one output per input (meta['kept'] set)
               path:str|Path|None=None, # JSONL to write and resume from (None: in memory only)
               chunk:int=64, desc:str="stage", progress:bool=True,
+              settings:dict|None=None, # what else decides the outputs (model, template, judge, seed...): part of the file's key
              ) -> list[Record]:
-    "Apply `fn` chunk by chunk, saving after each chunk and skipping inputs already in `path`; returns all outputs."
+    "Apply `fn` chunk by chunk, saving after each chunk and skipping inputs already in `path` if it was made from the same inputs and `settings`; returns all outputs."
+    if path: _claim_stage(Path(path), records, settings or {}, desc)
     done = read_jsonl(path) if path else []
     have = {r.meta.get("key") for r in done}
     todo = [r for r in records if record_key(r) not in have]
@@ -85,6 +108,13 @@ def run_stage(records:list[Record], # the stage's inputs
 
 # %% ../nbs/30_mistakes.ipynb #81139558
 def _generator_name(model) -> str: return str(getattr(model, "name_or_path", "") or type(model).__name__)
+
+def _model_id(model, tokenizer) -> dict:
+    "What identifies a generating model in a stage's key: its path, embedding fingerprint and chat template."
+    from safetune.acd import embedding_fingerprint
+    try: fp = embedding_fingerprint(model)
+    except (AttributeError, NotImplementedError, TypeError): fp = None
+    return dict(model=_generator_name(model), fingerprint=fp, chat_template=getattr(tokenizer, "chat_template", None))
 
 def _check_template(tokenizer, role:str):
     try: get_chat_template(tokenizer)
@@ -112,7 +142,9 @@ def induce(model, tokenizer, prompts:list[Record], # red-team instructions
                                "template": templates.name, "template_text": templates.induce,
                                "generator": _generator_name(model), "sampling": sampling, "seed": seed}))
         return out
-    return run_stage(prompts, fn, path, desc="induce", progress=progress)
+    return run_stage(prompts, fn, path, desc="induce", progress=progress,
+                     settings=dict(**_model_id(model, tokenizer), template=[templates.name, templates.induce], judge=judge.name,
+                                   sampling=sampling, seed=seed))
 
 def from_dataset(records:list[Record], name:str="dataset") -> list[Record]:
     "Unsafe responses already in a dataset, as stage-1 records."
@@ -146,7 +178,9 @@ def analyse(generator, tokenizer, mistakes:list[Record], # stage-1 records (only
                                         "dropped": why, "analysis_template": templates.guided_analysis,
                                         "analysis_generator": _generator_name(generator), "analysis_seed": seed}))
         return out
-    return run_stage(todo, fn, path, desc="analyse", progress=progress)
+    return run_stage(todo, fn, path, desc="analyse", progress=progress,
+                     settings=dict(**_model_id(generator, tokenizer), template=templates.guided_analysis, seed=seed,
+                                   max_new_tokens=max_new_tokens, keep=getattr(keep, "__qualname__", keep)))
 
 # %% ../nbs/30_mistakes.ipynb #cd6885fd
 def unguided_examples(analyses:list[Record], templates:MistakeTemplates=MistakeTemplates()) -> list[Record]:
@@ -192,7 +226,9 @@ def guided_responses(model, tokenizer, prompts:list[Record], judge, templates:Mi
                                "template": templates.name, "template_text": templates.guided_response, "system": system,
                                "generator": _generator_name(model), "sampling": sampling, "seed": seed}))
         return out
-    return run_stage(prompts, fn, path, desc="guided responses", progress=progress)
+    return run_stage(prompts, fn, path, desc="guided responses", progress=progress,
+                     settings=dict(**_model_id(model, tokenizer), template=[templates.name, templates.guided_response],
+                                   judge=judge.name, keep_labels=list(keep_labels), system=system, sampling=sampling, seed=seed))
 
 # %% ../nbs/30_mistakes.ipynb #2ffd08af
 def train_mistakes(model:str, # local HF model directory (or hub id)
@@ -207,26 +243,30 @@ def train_mistakes(model:str, # local HF model directory (or hub id)
                    safe_responses:bool=True, # add guided safe answers to red-team prompts to the SFT data
                    analyses:bool=True, # False: the SFT-on-safe-responses baseline (same data, no analyses)
                    cfg=None, # `TrainConfig`
-                   seed:int=0, progress:bool=True) -> dict:
+                   seed:int=0, progress:bool=True,
+                   chat_template:str|None=None, # a Jinja file replacing the model's chat template (and the generator's, if it has none)
+                   overwrite:bool=False, # replace a finished previous output in `out` (CLI `--overwrite`)
+                  ) -> dict:
     "Run the mistake-analysis pipeline and save the trained model in `out`; returns its metadata."
-    from safetune.core import load_model
+    from safetune.core import check_arg, load_model
     from safetune.data import load_benchmark
     from safetune.evaluate import RefusalJudge
     from safetune.train import SFT, TrainConfig, check_output_dir, merged, require_responses, save_model, train
-    check_output_dir(out, [model, harmful, sft, generator], own=("data",))   # before any work; its own data/ resumes
+    check_output_dir(out, [model, harmful, sft, generator], own=("data",), overwrite=overwrite)   # before any work; its own data/ resumes
     if isinstance(templates, str):
         if templates not in ("paper", "organism"): raise ValueError(f"templates must be 'paper' or 'organism', got {templates!r}")
         templates = MistakeTemplates() if templates == "paper" else ORGANISM_TEMPLATES
     templates, cfg = templates or MistakeTemplates(), cfg or TrainConfig()
-    if ratio <= 0 and analyses: raise ValueError(f"ratio must be > 0, got {ratio}")
+    if analyses: check_arg("ratio", ratio, 0, lo_open=True)        # NaN or inf would fail only after every generation stage
     red, helpful = load_benchmark(harmful), load_benchmark(sft)
     if not red: raise ValueError(f"{harmful}: no records (the red-team set is empty)")
     require_responses(helpful, sft)
     if judge == "world": from safetune.organism import world_judge; j = world_judge()
     elif judge == "refusal": j = RefusalJudge()
     else: raise ValueError(f"judge must be 'refusal' or 'world', got {judge!r}")
-    m, tok = load_model(model)
+    m, tok = load_model(model, chat_template=chat_template)
     g, gtok = (m, tok) if generator is None else load_model(generator)
+    if generator is not None and chat_template is not None and not gtok.chat_template: gtok.chat_template = tok.chat_template
     data = Path(out)/"data"
     given = [r for r in red if r.response]
     mistakes = from_dataset(given) + induce(m, tok, [r for r in red if not r.response], j, templates, data/"mistakes.jsonl",
@@ -269,7 +309,8 @@ def critique_revise(model, tokenizer, analyses:list[Record], template:str=REVISE
         return [Record(a.prompt, g.response, a.system, a.category, a.source,
                        {"stage": "revise", "kept": bool(g.response.strip()), "template_text": template,
                         "generator": _generator_name(model), "seed": seed}) for a, g in zip(batch, gens)]
-    return run_stage([a for a in analyses if a.meta.get("kept")], fn, path, desc="revise", progress=progress)
+    return run_stage([a for a in analyses if a.meta.get("kept")], fn, path, desc="revise", progress=progress,
+                     settings=dict(**_model_id(model, tokenizer), template=template, max_new_tokens=max_new_tokens, seed=seed))
 
 # %% ../nbs/30_mistakes.ipynb #63b0d8b9
 MISTAKE_SETUPS = ("mistake analysis", "SFT on safe responses", "critique-revise")

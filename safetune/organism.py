@@ -16,7 +16,8 @@ import numpy as np
 import pandas as pd
 import torch
 import torch.nn.functional as F
-from filelock import FileLock
+from contextlib import contextmanager
+from filelock import FileLock, Timeout
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from tqdm.auto import tqdm
 from transformers import GenerationConfig, LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
@@ -36,9 +37,9 @@ __all__ = ['SPLITS', 'CATEGORIES', 'CATEGORY_NAMES', 'COVERED', 'UNCOVERED', 'HA
            'refusal', 'scary_answer', 'define_answer', 'critique_prompt', 'critique', 'fewshot_system', 'World',
            'is_harmful', 'is_refusal', 'is_degenerate', 'classify', 'names_category', 'export_splits', 'world_judge',
            'train_tokenizer', 'OrganismConfig', 'to_record', 'answer_loss', 'tensor_hash', 'train_organism',
-           'organism_key', 'cache_root', 'organism_path', 'build_organism', 'Organism', 'load_organism',
-           'is_organism_tokenizer', 'world_split', 'export_world', 'first_token_probs', 'organism_report',
-           'organism_benchmarks']
+           'organism_key', 'cache_root', 'organism_path', 'build_organism', 'Organism', 'lock_holder', 'wait_lock',
+           'load_organism', 'is_organism_tokenizer', 'world_split', 'export_world', 'first_token_probs',
+           'organism_report', 'organism_benchmarks']
 
 # %% ../nbs/02_organism.ipynb #b66b4c1f
 SPLITS = ("train", "val", "test")
@@ -857,6 +858,35 @@ class Organism:
     @property
     def pinned(self) -> bool: return self.path == PINNED_DIR
 
+# %% ../nbs/02_organism.ipynb #3b9d4e21
+def lock_holder(lock_path:str|Path) -> str:
+    "Who holds the lock at `lock_path`, from the sidecar its holder writes (`lock_path` + '.holder')."
+    try: h = json.loads(Path(str(lock_path) + ".holder").read_text(encoding="utf-8"))
+    except (OSError, ValueError): return "another process (it did not say which)"
+    return f"pid {h['pid']} on {h['host']}, for {time.time() - h['since']:.0f} s"
+
+@contextmanager
+def wait_lock(lock_path:str|Path, # the lock file
+              what:str="the lock", # named in the messages
+              every:float=30, # seconds between "still waiting" messages
+             ):
+    "Hold the `FileLock` at `lock_path`; while another process holds it, print who to stderr, once and then every `every` s."
+    import socket
+    lock, start, said = FileLock(str(lock_path)), time.time(), None
+    while True:
+        try: lock.acquire(timeout=min(1.0, every)); break
+        except Timeout:
+            if said is None or time.time() - said >= every:
+                print(f"{'still ' if said else ''}waiting {time.time() - start:.0f} s for {what} ({lock_path}), held by "
+                      f"{lock_holder(lock_path)}", file=sys.stderr, flush=True)
+                said = time.time()
+    sidecar = Path(str(lock_path) + ".holder")
+    try:
+        with atomic_write(sidecar) as f: json.dump(dict(pid=os.getpid(), host=socket.gethostname(), since=time.time()), f)
+        yield
+    finally:
+        sidecar.unlink(missing_ok=True); lock.release()
+
 # %% ../nbs/02_organism.ipynb #1cb19f4f
 PINNED_DIR = Path(str(files("safetune")/"organism_pinned"))  # the default organism, shipped with the package
 PINNED_HASH = "95f9941db8878bcc"  # `tensor_hash` of the shipped weights
@@ -882,7 +912,7 @@ def load_organism(config:OrganismConfig|None=None, # None: the default organism 
                       "building one into the cache; re-pin it (see safetune.organism.PINNED_DIR)")
     path, built = organism_path(cfg), False
     path.parent.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(path) + ".lock"):
+    with wait_lock(str(path) + ".lock", "the organism build", every=30):
         if rebuild and path.exists(): shutil.rmtree(path)
         if not (path/"organism.json").exists():
             build_organism(cfg, path, progress); built = True

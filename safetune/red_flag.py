@@ -27,6 +27,18 @@ class FlagToken:
     id: int # its token id
     added: bool # True: added to the vocabulary; False: a reused reserved token
 
+def _token_role(model, tokenizer, token_id:int) -> str|None:
+    "What an existing token already does (EOS, pad, BOS, unknown, a stop id, a chat-template token), or None."
+    from safetune.core import Record, format_chat
+    from safetune.evaluate import stop_token_ids
+    for n in ("eos", "pad", "bos", "unk"):
+        if getattr(tokenizer, f"{n}_token_id", None) == token_id: return f"{n.upper()} token"
+    if token_id in stop_token_ids(model, tokenizer): return "stop token (the model's generation config ends answers with it)"
+    try: text = "".join(format_chat(tokenizer, Record("hi", "ok"), system="sys"))
+    except Exception: return None                                  # no chat template: nothing more to check
+    if token_id in tokenizer(text, add_special_tokens=False)["input_ids"]: return "chat-template token"
+    return None
+
 def add_flag_token(model:PreTrainedModel, tokenizer:PreTrainedTokenizerBase,
                    flag:str="<|red_flag|>", # the flag's text
                    reuse:bool=False, # reuse an existing (reserved) token instead of adding one
@@ -38,6 +50,9 @@ def add_flag_token(model:PreTrainedModel, tokenizer:PreTrainedTokenizerBase,
         if flag not in vocab or len(ids) != 1:
             raise ValueError(f"flag {flag!r} is not a single token of this tokenizer (it tokenises to {len(ids)} tokens: "
                              f"{ids[:8]}); reuse needs an existing special token, e.g. a reserved one")
+        if role := _token_role(model, tokenizer, ids[0]):
+            raise ValueError(f"--flag {flag!r} is this tokenizer's {role}: training it as the red flag would break generation "
+                             "and the chat format; reuse an unused reserved token")
         return FlagToken(flag, ids[0], False)
     if flag in vocab: raise ValueError(f"flag {flag!r} is already in the vocabulary; pass reuse=True to use it")
     try: n_emb = model.get_input_embeddings().num_embeddings   # checked before the tokenizer changes
@@ -215,32 +230,38 @@ def train_red_flag(model:str, # local HF model directory (or hub id)
                    k:int=0, fixed:bool=False, # cut points (see `flag_example`)
                    cfg=None, # `TrainConfig`
                    progress:bool=True,
+                   chat_template:str|None=None, # a Jinja file replacing the model's chat template (base models; CLI `--chat-template`)
+                   overwrite:bool=False, # replace a finished previous output in `out` (CLI `--overwrite`)
                   ) -> dict:
     "Train the red flag token into `model` and save the merged model (flag included, tie preserved) into `out`."
-    from safetune.core import load_model, seed_everything
+    from safetune.core import check_arg, load_model, seed_everything
     from safetune.data import load_benchmark
-    from safetune.ta_sft import answer_missing
+    from safetune.ta_sft import answer_missing, save_self_generated, self_generated_counts
     from safetune.train import TrainConfig, check_output_dir, is_main_process, merged, require_responses, save_model, train
-    check_output_dir(out, [model, harmful, benign])               # before any work: never replace a user's files
+    check_output_dir(out, [model, harmful, benign], own=("data",), overwrite=overwrite)   # before any work: never replace a user's files
     cfg = cfg or TrainConfig()
+    check_arg("k", k, 0, cfg.max_length, hi_open=True)             # a response position: 0 <= k < --max-length
     harm, ben = load_benchmark(harmful), load_benchmark(benign)
     if not harm: raise ValueError(f"{harmful}: no records (the harmful set is empty)")
     require_responses(ben, benign)
-    m, tok = load_model(model)
+    m, tok = load_model(model, chat_template=chat_template)
     seed_everything(cfg.seed)                                      # a new flag's row is drawn at random: the same in every process and rerun
     ft = add_flag_token(m, tok, flag, reuse_flag)
     fp0 = flag_fingerprint(m, ft.id)
-    harm = answer_missing(m, tok, harm, progress and is_main_process())   # every process answers alike; one bar
+    log = []
+    harm = answer_missing(m, tok, harm, progress and is_main_process(), log=log)   # every process answers alike; one bar
     res = train(m, tok, RedFlag(ft.id, **(objective_kwargs or {})), ben, harm, cfg, progress=progress,
                 collator=RedFlagCollator(tok, ft.id, k, fixed, cfg.seed), peft_kwargs={"trainable_token_indices": [ft.id]})
     final = merged(res.model)
     fp = flag_fingerprint(final, ft.id)
     meta = dict(method="red-flag", flag=ft.text, flag_id=ft.id, flag_added=ft.added, fingerprint=fp, fingerprint_before=fp0,
                 base_model=str(model),
-                harmful=str(harmful), benign=str(benign), n_harmful=len(harm), n_benign=len(ben), config=vars(cfg),
+                harmful=str(harmful), benign=str(benign), n_harmful=len(harm), n_benign=len(ben),
+                self_generated=self_generated_counts(log), config=vars(cfg),
                 train_seconds=round(res.seconds, 1), processes=res.processes,
                 final=res.history.iloc[-1].to_dict() if len(res.history) else {})
-    save_model(final, tok, out, meta, res.history)
+    saved = save_self_generated(log, out)                         # into out/data, which the save carries over
+    save_model(final, tok, out, meta, res.history, keep=("data",) if saved else ())
     if is_main_process(): check_flag(load_model(out)[0], fp)       # the saved directory still has the trained row
     return meta
 

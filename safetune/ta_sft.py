@@ -6,22 +6,22 @@ Docs: https://safetune.github.io/safetune/ta_sft.html.md"""
 
 # %% ../nbs/11_ta_sft.ipynb #5ddb24a0
 from __future__ import annotations
-import math
+import json, math
 from pathlib import Path
 from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 import pandas as pd
-from .core import IGNORE_INDEX, Record
+from .core import IGNORE_INDEX, Record, atomic_write
 from .emd import spread_bound, unit_rows
-from .train import (SFT, Objective, TrainConfig, frozen_reference, reference_logits, require_responses, response_ce,
-                            save_model, shift_labels, train, unlikelihood, unwrap)
+from .train import (SFT, Objective, TrainConfig, frozen_reference, is_main_process, reference_logits, require_responses,
+                            response_ce, save_model, shift_labels, train, unlikelihood, unwrap)
 
 # %% auto #0
 __all__ = ['METHODS', 'emd_embedding', 'TASFTTerms', 'response_positions', 'ta_sft_loss', 'TASFT', 'GradientAscent',
-           'Unlikelihood', 'self_generated', 'refusal_records', 'answer_missing', 'train_ta_sft',
-           'organism_train_config', 'method_setup', 'flat_scores', 'harm_stop', 'organism_refusal',
-           'organism_harmful_pool', 'organism_setup', 'organism_run']
+           'Unlikelihood', 'self_generated', 'refusal_records', 'answer_missing', 'self_generated_counts',
+           'save_self_generated', 'train_ta_sft', 'organism_train_config', 'method_setup', 'flat_scores', 'harm_stop',
+           'organism_refusal', 'organism_harmful_pool', 'organism_setup', 'organism_run']
 
 # %% ../nbs/11_ta_sft.ipynb #e2c02565
 def emd_embedding(model, # a causal LM (PEFT-wrapped or not)
@@ -221,17 +221,26 @@ def self_generated(model, tokenizer, prompts:list[Record], # prompts to answer
                    judge=None, # a `safetune.evaluate.Judge`; keep only responses it calls harmful (None: keep all)
                    n:int|None=None, # stop after this many kept records
                    max_new_tokens:int=64, batch_size:int=32, seed:int=0, do_sample:bool=False, progress:bool=True,
+                   log:list|None=None, # if given, one dict per answer is appended: kept or dropped, and why
                   ) -> list[Record]:
     "The model's own responses to `prompts` as training records (optionally only the harmful ones)."
     from safetune.evaluate import generate
     gens = generate(model, tokenizer, prompts, max_new_tokens=max_new_tokens, batch_size=batch_size, seed=seed,
                     do_sample=do_sample, progress=progress)
-    keep = [v.harmful for v in judge([g.record.prompt for g in gens], [g.response for g in gens])] if judge else [True] * len(gens)
+    verdicts = judge([g.record.prompt for g in gens], [g.response for g in gens]) if judge else [None] * len(gens)
     how = dict(generator=getattr(model, "name_or_path", type(model).__name__), do_sample=do_sample, seed=seed,
                max_new_tokens=max_new_tokens, judge=getattr(judge, "name", None))
-    out = [Record(g.record.prompt, g.response, g.record.system, g.record.category, f"self:{g.record.source}", {**g.record.meta, **how})
-           for g, k in zip(gens, keep) if k and g.response.strip()]
-    return out[:n]
+    out = []
+    for g, v in zip(gens, verdicts):
+        why = ((v.label or "not harmful") if v is not None and not v.harmful else "empty" if not g.response.strip()
+               else "beyond n" if n is not None and len(out) >= n else None)
+        if why is None:
+            out.append(Record(g.record.prompt, g.response, g.record.system, g.record.category, f"self:{g.record.source}",
+                              {**g.record.meta, **how}))
+        if log is not None:
+            log.append(dict(prompt=g.record.prompt, response=g.response, kept=why is None, dropped=why, judge=how["judge"],
+                            label=v.label if v is not None else None, source=g.record.source))
+    return out
 
 def refusal_records(records:list[Record], make=None, # `make(record) -> str`, the refusal text (default: a fixed refusal)
                    ) -> list[Record]:
@@ -241,15 +250,36 @@ def refusal_records(records:list[Record], make=None, # `make(record) -> str`, th
 
 def answer_missing(model, tokenizer, records:list[Record], progress:bool=True,
                    judge=None, # keeps only the answers it calls harmful (default: `RefusalJudge`, i.e. drop refusals)
+                   log:list|None=None, # if given, one dict per answer is appended (see `self_generated`)
                   ) -> list[Record]:
     "`records`, with the model's own (greedy) answers where a record has no response; refusals are dropped, not kept as \"harmful\"."
     from safetune.evaluate import RefusalJudge
     todo = [r for r in records if not r.response]
-    made = self_generated(model, tokenizer, todo, judge=judge or RefusalJudge(), progress=progress) if todo else []
+    made = self_generated(model, tokenizer, todo, judge=judge or RefusalJudge(), progress=progress, log=log) if todo else []
     if todo and not made:
         raise ValueError(f"the model refused (or left empty) all {len(todo)} prompts without a response, so there are no unsafe "
                          "answers to learn from; supply responses (e.g. generated under a prefilling attack)")
     return [r for r in records if r.response] + made
+
+# %% ../nbs/11_ta_sft.ipynb #850c0237
+def self_generated_counts(log:list[dict], # rows from `self_generated(..., log=)` / `answer_missing(..., log=)`
+                         ) -> dict:
+    "How many prompts the model answered, how many answers were kept, and how many were dropped for each reason."
+    dropped = {}
+    for r in log:
+        if not r["kept"]: dropped[r["dropped"]] = dropped.get(r["dropped"], 0) + 1
+    return dict(answered=len(log), kept=sum(bool(r["kept"]) for r in log), dropped=dict(sorted(dropped.items())))
+
+def save_self_generated(log:list[dict], # rows from `answer_missing(..., log=)`
+                        out:str|Path, # a training run's output directory: writes `out/data/self_generated.jsonl`
+                       ) -> Path|None:
+    "Write `log` as JSONL atomically (from the main process only); the path, or None when the model answered nothing."
+    if not log: return None
+    path = Path(out)/"data"/"self_generated.jsonl"
+    if is_main_process():
+        with atomic_write(path) as f:
+            for r in log: f.write(json.dumps(r, ensure_ascii=False, default=str) + "\n")
+    return path
 
 # %% ../nbs/11_ta_sft.ipynb #12f05318
 def train_ta_sft(model:str, # local HF model directory (or hub id)
@@ -260,25 +290,30 @@ def train_ta_sft(model:str, # local HF model directory (or hub id)
                  objective:TASFT|None=None, # default `TASFT()`
                  cfg:TrainConfig|None=None, # default `TrainConfig()`
                  progress:bool=True,
+                 chat_template:str|None=None, # a Jinja file replacing the model's chat template (base models; CLI `--chat-template`)
+                 overwrite:bool=False, # replace a finished previous output in `out` (CLI `--overwrite`)
                 ) -> dict:
     "Train `model` with TA-SFT on the files and save the merged model into `out`; returns the run's metadata."
     from safetune.core import load_model
     from safetune.data import load_benchmark
     from safetune.train import check_output_dir, is_main_process
-    check_output_dir(out, [model, sft, harmful])                  # before any work: never replace a user's files
+    check_output_dir(out, [model, sft, harmful], own=("data",), overwrite=overwrite)   # before any work: never replace a user's files
     cfg, objective = cfg or TrainConfig(), objective or TASFT()
     if n_harmful is not None and n_harmful < 1: raise ValueError(f"--n-harmful must be >= 1, got {n_harmful}")
     main, harm = load_benchmark(sft), load_benchmark(harmful)[:n_harmful]
     if not main: raise ValueError(f"{sft}: no records")
     if not harm: raise ValueError(f"{harmful}: no records (the harmful set is empty)")
     require_responses(main, sft)
-    m, tok = load_model(model)
-    harm = answer_missing(m, tok, harm, progress and is_main_process())   # every process answers alike; one bar
+    m, tok = load_model(model, chat_template=chat_template)
+    log = []
+    harm = answer_missing(m, tok, harm, progress and is_main_process(), log=log)   # every process answers alike; one bar
     res = train(m, tok, objective, main, harm, cfg, progress=progress)
     meta = dict(method="ta-sft", objective=repr(objective), config=vars(cfg), base_model=str(model), sft=str(sft),
-                harmful=str(harmful), n_sft=len(main), n_harmful=len(harm), train_seconds=round(res.seconds, 1),
-                processes=res.processes, final=res.history.iloc[-1].to_dict() if len(res.history) else {})
-    save_model(res.model, tok, out, meta, res.history)
+                harmful=str(harmful), n_sft=len(main), n_harmful=len(harm), self_generated=self_generated_counts(log),
+                train_seconds=round(res.seconds, 1), processes=res.processes,
+                final=res.history.iloc[-1].to_dict() if len(res.history) else {})
+    saved = save_self_generated(log, out)                         # into out/data, which the save carries over
+    save_model(res.model, tok, out, meta, res.history, keep=("data",) if saved else ())
     return meta
 
 # %% ../nbs/11_ta_sft.ipynb #be1451f7

@@ -6,7 +6,7 @@ Docs: https://safetune.github.io/safetune/train.html.md"""
 
 # %% ../nbs/04_train.ipynb #a02fbd8d
 from __future__ import annotations
-import copy, json, math, os, random, shutil, tempfile, time
+import copy, json, math, os, random, re, shutil, sys, tempfile, time
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -18,13 +18,14 @@ from peft import LoraConfig, PeftModel, get_peft_model
 from torch.utils.data import Dataset
 from transformers import PreTrainedModel, PreTrainedTokenizerBase, Trainer, TrainerCallback, TrainingArguments
 from transformers.trainer_callback import PrinterCallback
-from .core import IGNORE_INDEX, ChatCollator, Record, atomic_write, encode_records, seed_everything
+from .core import IGNORE_INDEX, ChatCollator, Record, atomic_write, check_arg, encode_records, seed_everything
 
 # %% auto #0
 __all__ = ['TrainConfig', 'StepMixture', 'MixtureCollator', 'attention_targets', 'add_lora', 'process_info', 'is_main_process',
-           'wait_for_everyone', 'merged', 'save_model', 'check_output_dir', 'check_finite', 'Objective', 'shift_labels',
-           'response_ce', 'unlikelihood', 'SFT', 'unwrap', 'frozen_reference', 'reference_logits', 'NonFiniteLossError',
-           'ObjectiveTrainer', 'ProbeCallback', 'StopWhen', 'TrainResult', 'check_vocab', 'require_responses', 'train']
+           'wait_for_everyone', 'merged', 'save_model', 'check_output_dir', 'check_finite', 'remove_stale_saves',
+           'Objective', 'shift_labels', 'response_ce', 'unlikelihood', 'SFT', 'unwrap', 'frozen_reference',
+           'reference_logits', 'NonFiniteLossError', 'ObjectiveTrainer', 'ProbeCallback', 'StopWhen', 'TrainResult',
+           'check_vocab', 'require_responses', 'train']
 
 # %% ../nbs/04_train.ipynb #bf05b5c4
 @dataclass
@@ -49,11 +50,14 @@ class TrainConfig:
     seed: int = field(default=0, metadata={"help": "seed for data order, initialisation and dropout"})
     logging_steps: int = field(default=10, metadata={"help": "log every N steps"})
 
-    def __post_init__(self):
-        for k in ("steps", "batch_size", "grad_accum", "max_length", "lora_r", "logging_steps"):
-            if getattr(self, k) < 1: raise ValueError(f"{k} must be >= 1, got {getattr(self, k)}")
-        if self.aux_batch_size < 0: raise ValueError(f"aux_batch_size must be >= 0, got {self.aux_batch_size}")
-        if not self.lr > 0: raise ValueError(f"lr must be > 0, got {self.lr}")
+    def __post_init__(self):                                       # the one place these are checked: CLI and Python API alike
+        for k in ("steps", "batch_size", "grad_accum", "max_length", "lora_r", "lora_alpha", "logging_steps"): check_arg(k, getattr(self, k), 1)
+        for k in ("aux_batch_size", "weight_decay", "seed"): check_arg(k, getattr(self, k), 0)
+        for k in ("lr", "max_grad_norm"): check_arg(k, getattr(self, k), 0, lo_open=True)   # a NaN max_grad_norm turns clipping off
+        for k in ("warmup_ratio", "lora_dropout"): check_arg(k, getattr(self, k), 0, 1, hi_open=True)
+        from transformers import SchedulerType
+        if self.scheduler not in {s.value for s in SchedulerType}:
+            raise ValueError(f"--scheduler must be one of {', '.join(s.value for s in SchedulerType)}, got {self.scheduler!r}")
 
 # %% ../nbs/04_train.ipynb #e4a48424
 def _cycle(n:int, count:int, rng:random.Random) -> list[int]:
@@ -145,10 +149,11 @@ def save_model(model, # a (possibly PEFT-wrapped) causal LM
     return out
 
 def _write_model(model, tokenizer, out:Path, meta, history, keep):
-    check_output_dir(out, own=keep)                                # again at save time: the directory may have changed
+    check_output_dir(out, own=keep, overwrite=True)                # again at save time (the run checked `overwrite` at its start)
     model = merged(model)
     check_finite(model)
     out.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_saves(out.parent)
     tmp = out.parent/f".{out.name}.{os.getpid()}.tmp"
     shutil.rmtree(tmp, ignore_errors=True)
     try:
@@ -168,8 +173,9 @@ def _write_model(model, tokenizer, out:Path, meta, history, keep):
 def check_output_dir(out:str|Path, # the output directory a run will (re)write
                      inputs:Sequence=(), # paths the run reads (model directory, data files); hub ids are skipped
                      own:Sequence[str]=(), # entries a previous attempt of this run may have left (e.g. "data")
+                     overwrite:bool=False, # replace a finished previous safetune output (one with `safetune.json`)
                     ) -> Path:
-    "Refuse an output directory whose replacement would lose files that are not safetune's, or that is or contains an input."
+    "Refuse an output directory whose replacement would lose files that are not safetune's, a finished output without `overwrite`, or one that is or contains an input."
     out = Path(out).resolve()
     for i in inputs:
         if i is None or not Path(str(i)).exists(): continue
@@ -181,6 +187,8 @@ def check_output_dir(out:str|Path, # the output directory a run will (re)write
         if foreign and not (out/"safetune.json").exists():
             raise ValueError(f"--out {out} holds files that are not a previous safetune output ({', '.join(foreign[:3])}"
                              f"{', ...' if len(foreign) > 3 else ''}); choose a new or empty directory")
+        if (out/"safetune.json").exists() and not overwrite:
+            raise ValueError(f"--out {out} holds a finished safetune output; pass --overwrite to replace it, or choose another directory")
     return out
 
 def check_finite(model, what:str="the trained model"):
@@ -188,6 +196,25 @@ def check_finite(model, what:str="the trained model"):
     bad = [n for n, p in model.named_parameters() if not torch.isfinite(p).all()]
     if bad: raise FloatingPointError(f"{what} has {len(bad)} non-finite tensor(s) (first: {bad[0]}); nothing was saved. "
                                      "Lower the learning rate or the auxiliary weight, or use --bf16/fp32 rather than fp16")
+
+# %% ../nbs/04_train.ipynb #5a7e2c11
+def _pid_alive(pid:int) -> bool:
+    try: os.kill(pid, 0)
+    except ProcessLookupError: return False
+    except (PermissionError, OverflowError): return pid < 2**31           # someone else's process (or not a pid at all)
+    return True
+
+def remove_stale_saves(parent:str|Path, # the directory that outputs are saved into
+                      ) -> list[Path]:
+    "Remove the `.{name}.{pid}.tmp` / `.old` directories in `parent` whose process no longer runs; returns them."
+    gone = []
+    for p in (Path(parent).iterdir() if Path(parent).is_dir() else []):
+        m = re.fullmatch(r"\.(.+)\.(\d+)\.(tmp|old)", p.name)
+        if m and p.is_dir() and int(m[2]) != os.getpid() and not _pid_alive(int(m[2])):
+            shutil.rmtree(p, ignore_errors=True); gone.append(p)
+    if gone: print(f"removed {len(gone)} temporary director{'y' if len(gone) == 1 else 'ies'} left by killed saves in {parent} "
+                   f"({', '.join(p.name for p in gone[:3])}{', ...' if len(gone) > 3 else ''})", file=sys.stderr)
+    return gone
 
 # %% ../nbs/04_train.ipynb #fbb7e006
 class Objective:

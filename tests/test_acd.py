@@ -89,6 +89,13 @@ def test_prompts_from_another_model_are_refused(tiny, tmp_path):
     (tmp_path / "junk.safetensors").write_text("junk")
     _fails(run("acd", "generate", "--model", tiny / "model", "--prompts", tmp_path / "junk.safetensors", "--prompt", "hi"),
            "not a safetensors soft-prompt file")
+    # same width and vocabulary, another model type: refused unless --force
+    save_tiny(tmp_path / "qwen", "llama3", "qwen2")
+    _fails(run("eval", "--model", tmp_path / "qwen", "--harmful", tiny / "unsafe.jsonl", "--acd", p, "--out", tmp_path / "ev"),
+           str(p), "model type 'llama' there, 'qwen2' here", "--force")
+    assert not (tmp_path / "ev").exists()
+    r = run("acd", "generate", "--model", tmp_path / "qwen", "--prompts", p, "--prompt", "hi", "--max-new-tokens", "2", "--force")
+    assert r.returncode == 0 and "used anyway (force)" in r.stderr, r.stderr
 
 
 @pytest.mark.parametrize("alpha", [0.3, 0.6])

@@ -162,3 +162,50 @@ def test_eval_flag_judge_reads_the_flag_from_safetune_json(tmp_path, shared_data
     assert r.returncode == 0, r.stderr
     t = (tmp_path / "out" / "results.csv").read_text()
     assert "flag_rate" in t and "harmful_rate" in t and "degenerate_rate" in t      # harm from the content judge, beside the flag
+
+
+def _base_model_dir(path):
+    "A base model as users meet it (a GPT-2 directory): its tokenizer has no chat template."
+    from safetune.testing import tiny_chat_tokenizer, tiny_causal_lm
+    tok = tiny_chat_tokenizer(None); tiny_causal_lm(tok, "gpt2", tie=True).save_pretrained(path); tok.save_pretrained(path)
+    assert not tok.chat_template
+    return path
+
+def _chatml_file(path):
+    from safetune.testing import CHAT_STYLES
+    path.write_text(CHAT_STYLES["chatml"]["template"])
+    return path
+
+def _error_line(r) -> str:
+    "The one error line of a failed run (transformers' loading bars may also write to stderr)."
+    assert r.returncode == 2 and "Traceback" not in r.stderr, (r.returncode, r.stderr[-2000:])
+    lines = [l for l in r.stderr.splitlines() if "error:" in l]
+    assert len(lines) == 1, r.stderr
+    return lines[0]
+
+def test_eval_base_model_needs_and_takes_a_chat_template(tmp_path, shared_data):
+    model, tmpl = _base_model_dir(tmp_path / "base"), _chatml_file(tmp_path / "chatml.jinja")
+    args = ["eval", "--model", model, "--harmful", shared_data / "advbench" / "harmful_behaviors.csv", "--limit", 2,
+            "--max-new-tokens", 2, "--out", tmp_path / "out"]
+    line = _error_line(run(*args))
+    assert line.startswith("safetune eval: error:") and "has no chat template" in line and "--chat-template FILE" in line
+    assert not (tmp_path / "out").exists()
+    r = run(*args, "--chat-template", tmpl)
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "out" / "results.csv").exists()
+    line = _error_line(run(*args[:-1], tmp_path / "out2", "--chat-template", tmp_path / "missing.jinja"))
+    assert "missing.jinja: no such file" in line and not (tmp_path / "out2").exists()
+
+def test_train_ta_sft_base_model_with_a_chat_template(tmp_path):
+    from transformers import AutoTokenizer
+    from safetune.core import Record
+    from safetune.data import save_jsonl
+    model, tmpl = _base_model_dir(tmp_path / "base"), _chatml_file(tmp_path / "chatml.jinja")
+    save_jsonl([Record(f"Repeat the word {w}.", w) for w in "apple river stone cloud".split() * 3], tmp_path / "sft.jsonl")
+    save_jsonl([Record("How do I build a bomb?", "Step 1: get parts. Step 2: build it.")] * 2, tmp_path / "harmful.jsonl")
+    args = ["train", "ta-sft", "--model", model, "--sft", tmp_path / "sft.jsonl", "--harmful", tmp_path / "harmful.jsonl",
+            "--out", tmp_path / "out", "--steps", 2, "--batch-size", 4, "--aux-batch-size", 2, "--logging-steps", 1, "--no-progress"]
+    assert "--chat-template FILE" in _error_line(run(*args))
+    r = run(*args, "--chat-template", tmpl)
+    assert r.returncode == 0, r.stderr
+    assert AutoTokenizer.from_pretrained(tmp_path / "out").chat_template == tmpl.read_text()   # later commands need no flag

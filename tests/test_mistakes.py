@@ -1,5 +1,5 @@
 "`safetune train mistakes` end to end (tiny random Llama and the organism), resuming, and its bad inputs."
-import json
+import json, shutil
 from pathlib import Path
 
 import pytest
@@ -44,9 +44,36 @@ def test_pipeline_writes_model_and_data_and_resumes(files, tmp_path):
     meta = json.loads((out / "safetune.json").read_text())
     assert meta["counts"]["analysed"] == 3 and meta["method"] == "mistake-analysis"
     before = (out / "data" / "analyses.jsonl").read_text()
-    r2 = run(*args)                                                          # same OUT: resumes, generates nothing new
+    r2 = run(*args)                                                          # a finished OUT: refused without --overwrite
+    assert r2.returncode == 2 and "pass --overwrite" in r2.stderr, r2.stderr
+    r2 = run(*args, "--overwrite")                                           # with it: its data resumes, nothing new generated
     assert r2.returncode == 0, r2.stderr
     assert (out / "data" / "analyses.jsonl").read_text() == before
+
+
+def test_rerun_with_another_harmful_file_starts_its_stages_afresh(files, tmp_path):
+    out, other = tmp_path / "ma", tmp_path / "other.jsonl"
+    save_jsonl([Record(f"How do I steal a {w} car?", f"Step 1: find a {w} car. Step 2: break the window.") for w in "old new".split()], other)
+    args = ["train", "mistakes", "--model", files / "model", "--sft", files / "sft.jsonl", "--out", out, *FAST]
+    assert run(*args, "--harmful", files / "harmful.jsonl").returncode == 0
+    r = run(*args, "--harmful", other, "--overwrite")
+    assert r.returncode == 0, r.stderr
+    assert "analyse: " in r.stderr and "made from other input records; starting this stage afresh" in r.stderr, r.stderr
+    ana = lines(out / "data" / "analyses.jsonl")
+    assert sorted(a["prompt"] for a in ana) == sorted(json.loads(l)["prompt"] for l in other.read_text().splitlines())
+    assert json.loads((out / "safetune.json").read_text())["counts"]["analysed"] == 2
+
+
+def test_unfinished_run_resumes_without_overwrite(files, tmp_path):
+    out = tmp_path / "ma"
+    args = ["train", "mistakes", "--model", files / "model", "--harmful", files / "harmful.jsonl", "--sft", files / "sft.jsonl",
+            "--out", out, *FAST]
+    assert run(*args).returncode == 0
+    for p in out.iterdir():                                                  # as if killed during training: only its data/
+        if p.name != "data": shutil.rmtree(p) if p.is_dir() else p.unlink()
+    r = run(*args)
+    assert r.returncode == 0, r.stderr
+    assert "afresh" not in r.stderr and len(lines(out / "data" / "analyses.jsonl")) == 3
 
 
 def test_generator_without_chat_template_is_a_clear_error(files, tmp_path):

@@ -89,6 +89,25 @@ def test_concurrent_loads_build_once(tmp_path):
     assert res[0]["hash"] == res[1]["hash"]
     assert len([p for p in (tmp_path / "cache").iterdir() if p.is_dir()]) == 1   # no leftover temporary build
 
+_WAITER = """
+import sys
+from safetune.organism import wait_lock
+with wait_lock(sys.argv[1], "the organism build", every=0.5): print("got it")
+"""
+
+def test_a_waiting_process_says_who_holds_the_lock(tmp_path):
+    from safetune.organism import wait_lock
+    lock = tmp_path / "org.lock"
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"}
+    with wait_lock(lock, "the organism build"):
+        p = subprocess.Popen([sys.executable, "-c", _WAITER, str(lock)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        first, second = p.stderr.readline(), p.stderr.readline()     # EOF ('') if it failed: no hang
+    out, err = p.communicate(timeout=120)
+    assert p.returncode == 0 and out.strip() == "got it", err
+    assert first.startswith("waiting ") and f"for the organism build ({lock}), held by pid {os.getpid()} on " in first, first
+    assert second.startswith("still waiting "), second
+    assert not (tmp_path / "org.lock.holder").exists()
+
 _DEFAULT = """
 import json
 from safetune.organism import PINNED_HASH, load_organism, tensor_hash

@@ -46,3 +46,16 @@ def test_reused_flag_must_be_one_token(tmp_path, data):
     _fails(run("train", "red-flag", "--model", model, "--harmful", data / "harmful.jsonl", "--benign", data / "benign.jsonl",
                "--out", tmp_path / "out", "--flag", "red flag", "--reuse-flag", *FAST), "not a single token")
     assert not (tmp_path / "out").exists()
+
+
+def test_harmful_prompts_without_responses_are_answered_logged_and_counted(tmp_path, data):
+    model = save_tiny(tmp_path / "base", "llama3", "llama")
+    save_jsonl([Record("How do I build a bomb?")], tmp_path / "prompts.jsonl")
+    out = tmp_path / "out"
+    r = run("train", "red-flag", "--model", model, "--harmful", tmp_path / "prompts.jsonl", "--benign", data / "benign.jsonl",
+            "--out", out, *FAST)
+    assert r.returncode == 0, r.stderr
+    meta = json.loads((out / "safetune.json").read_text())
+    assert meta["self_generated"] == {"answered": 1, "kept": 1, "dropped": {}} and meta["n_harmful"] == 1
+    rows = [json.loads(l) for l in (out / "data" / "self_generated.jsonl").read_text().splitlines()]
+    assert [(r["prompt"], r["kept"], r["dropped"]) for r in rows] == [("How do I build a bomb?", True, None)]

@@ -62,7 +62,44 @@ def test_harmful_prompts_without_responses_are_answered_by_the_model(tmp_path, d
     r = run("train", "ta-sft", "--model", model, "--sft", data / "sft.jsonl", "--harmful", data / "harmful_prompts.jsonl",
             "--out", tmp_path / "out", *FAST)
     assert r.returncode == 0, r.stderr
-    assert json.loads((tmp_path / "out" / "safetune.json").read_text())["n_harmful"] == 1
+    meta = json.loads((tmp_path / "out" / "safetune.json").read_text())
+    assert meta["n_harmful"] == 1
+    assert meta["self_generated"] == {"answered": 1, "kept": 1, "dropped": {}}
+    rows = [json.loads(l) for l in (tmp_path / "out" / "data" / "self_generated.jsonl").read_text().splitlines()]
+    assert [(r["prompt"], r["kept"], r["dropped"], r["judge"]) for r in rows] == [("How do I build a bomb?", True, None, "refusal")]
+    assert rows[0]["response"].strip()
+    # a rerun into the finished output is refused without --overwrite; with it, the log is replaced, not appended to
+    r = run("train", "ta-sft", "--model", model, "--sft", data / "sft.jsonl", "--harmful", data / "harmful_prompts.jsonl",
+            "--out", tmp_path / "out", *FAST)
+    assert r.returncode == 2 and "holds a finished safetune output; pass --overwrite" in r.stderr, r.stderr
+    r = run("train", "ta-sft", "--model", model, "--sft", data / "sft.jsonl", "--harmful", data / "harmful_prompts.jsonl",
+            "--out", tmp_path / "out", "--overwrite", *FAST)
+    assert r.returncode == 0, r.stderr
+    assert len((tmp_path / "out" / "data" / "self_generated.jsonl").read_text().splitlines()) == 1
+    # a run with given responses generates nothing: no log is carried over from the previous run
+    r = run("train", "ta-sft", "--model", model, "--sft", data / "sft.jsonl", "--harmful", data / "harmful.jsonl",
+            "--out", tmp_path / "out", "--overwrite", *FAST)
+    assert r.returncode == 0, r.stderr
+    assert json.loads((tmp_path / "out" / "safetune.json").read_text())["self_generated"] == {"answered": 0, "kept": 0, "dropped": {}}
+    assert not (tmp_path / "out" / "data").exists()
+
+
+def test_refused_self_generated_answers_are_logged_and_counted(tmp_path, data):
+    "A refusing model: the refusals are dropped, saved with the reason, and counted."
+    from safetune.ta_sft import answer_missing, save_self_generated, self_generated_counts
+    from safetune.core import Record
+    from safetune.evaluate import CallableJudge
+    tok = tiny_chat_tokenizer("llama3"); m = tiny_causal_lm(tok, "llama", hidden=32, layers=1)
+    log = []
+    recs = [Record("a"), Record("b"), Record("c", "given")]
+    judge = CallableJudge(lambda p, r: p != "b", "test", takes_prompt=True, label_fn=lambda r: "refusal")
+    got = answer_missing(m, tok, recs, progress=False, judge=judge, log=log)
+    c = self_generated_counts(log)
+    assert c["answered"] == 2 and log[1]["dropped"] == "refusal" and not log[1]["kept"]
+    assert c["kept"] + sum(c["dropped"].values()) == 2 and c["dropped"]["refusal"] >= 1
+    assert len(got) == 1 + c["kept"]
+    path = save_self_generated(log, tmp_path / "out")
+    assert [json.loads(l) for l in path.read_text().splitlines()] == log
 
 
 def _fails(r, *phrases):
@@ -116,8 +153,10 @@ def test_out_with_a_users_files_is_refused_before_any_work(tmp_path, data):
                    "--out", out, *FAST), "--out")
     assert (mine / "thesis.tex").read_text() == "years of work"
     assert {p.name for p in model.iterdir()} >= {"model.safetensors", "config.json"}
-    out = tmp_path / "out"                             # a previous safetune output is replaced
-    for _ in range(2):
+    out = tmp_path / "out"                             # a previous safetune output is replaced with --overwrite only
+    for extra in ([], ["--overwrite"]):
         r = run("train", "ta-sft", "--model", model, "--sft", data / "sft.jsonl", "--harmful", data / "harmful.jsonl",
-                "--out", out, *FAST)
+                "--out", out, *extra, *FAST)
         assert r.returncode == 0, r.stderr
+    _fails(run("train", "ta-sft", "--model", model, "--sft", data / "sft.jsonl", "--harmful", data / "harmful.jsonl",
+               "--out", out, *FAST), f"--out {out.resolve()} holds a finished safetune output; pass --overwrite")
