@@ -391,7 +391,8 @@ def evaluate(model:PreTrainedModel, # any causal LM
     judge, refusal = judge or RefusalJudge(), RefusalJudge()
     tags = dict(tags or {}); tags.setdefault("judge", judge.name)
     flag = judge if isinstance(judge, FlagJudge) else None        # a flag is not a verdict on content: it adds flag_rate rows
-    if flag: judge = flag.content or RefusalJudge(); tags.setdefault("attack", getattr(attack, "name", "none"))
+    tags.setdefault("attack", getattr(attack, "name", "none"))
+    if flag: judge = flag.content or RefusalJudge()
     rows, gen_rows = [], []
     for b in benchmarks:
         recs, prefills, kw = b.records, None, dict(gen_kwargs)
