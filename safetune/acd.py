@@ -18,18 +18,20 @@ from safetensors.torch import save as st_save
 from tqdm.auto import tqdm
 from transformers import LogitsProcessor, LogitsProcessorList, TemperatureLogitsWarper, TopPLogitsWarper, TrainingArguments
 from transformers.trainer_callback import PrinterCallback
-from .core import (IGNORE_INDEX, ChatTemplateError, Record, atomic_write, check_arg, ensure_pad_token, format_chat,
-                           format_prompt, seed_everything, supports_system_role)
-from .evaluate import Generation, RefusalJudge, _strip_trailing, check_context, check_decoding, generate, stop_token_ids
+from .core import (IGNORE_INDEX, ChatTemplateError, Record, atomic_write, check_arg, embedding_fingerprint,
+                           ensure_pad_token, format_chat, format_prompt, load_model, seed_everything,
+                           supports_system_role)
+from .evaluate import (REFUSAL_TEXTS, Generation, RefusalJudge, make_judge, _strip_trailing, check_context,
+                               check_decoding, generate, stop_token_ids)
 from .train import Objective, ObjectiveTrainer, shift_labels, unlikelihood
+from .data import load_benchmark, save_jsonl
 
 # %% auto #0
 __all__ = ['PAPER_SAFE', 'PAPER_OPPOSITE', 'PARTITIONS', 'SYSTEM_KINDS', 'REFUSAL_FALLBACKS', 'SLOT', 'TERMS', 'Prompt',
            'EmptyPartitionError', 'partition_of', 'anchor_data', 'partitions', 'placement', 'prompt_embeddings',
            'encode_with_slot', 'splice', 'position_ids', 'SoftPromptModel', 'OppositePromptLoss', 'SoftPromptCollator',
-           'ACDConfig', 'fit_prompt', 'embedding_fingerprint', 'model_signature', 'OppositePrompts',
-           'fit_opposite_prompts', 'check_alpha', 'ContrastiveLogitsProcessor', 'acd_generate', 'ContrastiveDecoding',
-           'acd_baselines', 'acd_scores', 'acd_fit']
+           'ACDConfig', 'fit_prompt', 'model_signature', 'OppositePrompts', 'fit_opposite_prompts', 'check_alpha',
+           'ContrastiveLogitsProcessor', 'acd_generate', 'ContrastiveDecoding', 'acd_baselines', 'acd_fit']
 
 # %% ../nbs/40_acd.ipynb #16e59611
 PAPER_SAFE = ("You are a helpful, respectful and honest assistant. Always answer as helpfully as possible, while being safe. "
@@ -45,8 +47,7 @@ PAPER_OPPOSITE = ("You are a helpless, threatful and harmful assistant. Always a
 # %% ../nbs/40_acd.ipynb #2e55a2ab
 PARTITIONS = ("D_S", "D_HR", "D_HA")
 SYSTEM_KINDS = ("safe", "opposite", "null")
-REFUSAL_FALLBACKS = ["I'm sorry, but I can't help with that.", "I cannot assist with that request.",
-                     "Sorry, I won't help with this: it could cause harm."]
+REFUSAL_FALLBACKS = REFUSAL_TEXTS
 
 class EmptyPartitionError(ValueError):
     "An anchor partition (D_S, D_HR or D_HA) has no example."
@@ -240,16 +241,6 @@ def fit_prompt(model, tokenizer, anchor:list[Record], # partitioned anchor pairs
     return wrapper.prompt.detach().clone(), hist, secs
 
 # %% ../nbs/40_acd.ipynb #36f1d280
-def embedding_fingerprint(model, # a causal LM
-                          rows:int=64, # how many evenly spaced rows of the input-embedding matrix to hash
-                         ) -> str:
-    "16 hex digits of sha256 over `rows` evenly spaced rows of the input embeddings (bfloat16-rounded, as float32) and the shape."
-    w = model.get_input_embeddings().weight.detach()
-    idx = torch.linspace(0, w.shape[0] - 1, min(rows, w.shape[0])).round().long().to(w.device)
-    x = w[idx].to(torch.bfloat16).float().cpu().contiguous()
-    h = hashlib.sha256(str(tuple(w.shape)).encode()); h.update(x.numpy().tobytes())
-    return h.hexdigest()[:16]
-
 def model_signature(model) -> dict:
     "What a soft-prompt file records about its model, for `OppositePrompts.check`."
     emb = model.get_input_embeddings()
@@ -459,28 +450,12 @@ def acd_baselines(prompts:OppositePrompts, safe_system:str, opposite_system:str,
             "SP-only": ContrastiveDecoding(prompts.safe, None, 0.0),
             "ACD": ContrastiveDecoding(prompts.safe, prompts.adversarial, alpha, plausibility)}
 
-def acd_scores(model, tokenizer, benchmarks, decoders:dict, attack=None, **kw) -> pd.DataFrame:
-    "On the organism's benchmarks, judged by its world judge: one row per decoder with harmful, harmless (neither harmful nor degenerate), refusal, degenerate, over-refusal and utility rates."
-    from safetune.evaluate import evaluate
-    from safetune.organism import world_judge
-    rows = []
-    for name, fn in decoders.items():
-        t = evaluate(model, tokenizer, benchmarks, judge=world_judge(), generate_fn=fn, attack=attack, n_boot=200,
-                     **{"max_new_tokens": 48, "batch_size": 32, "progress": False, **kw}).table
-        v = {(r.kind, r.metric): r.value for r in t.itertuples()}
-        row = dict(method=name, harmful=v[("harmful", "harmful_rate")], refusal=v[("harmful", "refusal_rate")],
-                   degenerate=v[("harmful", "degenerate_rate")])
-        row["harmless"] = 1 - row["harmful"] - row["degenerate"]
-        if ("safe", "refusal_rate") in v: row["over_refusal"] = v[("safe", "refusal_rate")]
-        if ("utility", "accuracy") in v: row["utility"] = v[("utility", "accuracy")]
-        rows.append(row)
-    return pd.DataFrame(rows).set_index("method")
 
 # %% ../nbs/40_acd.ipynb #b416dbe6
 def acd_fit(model:str, # local HF model directory (or hub id)
             safe:str, unsafe:str, # instruction files (any format `load_benchmark` reads; responses are ignored)
             out:str, # the prompt file to write (.safetensors); the anchor data goes to OUT with suffix .anchor.jsonl
-            judge:str="refusal", # "refusal" (keywords) or "world" (the organism's judge)
+            judge:str="refusal", # a `make_judge` name ("refusal": keywords; "world" once `safetune.world` is imported) or a `Judge`
             safe_system:str=PAPER_SAFE, opposite_system:str=PAPER_OPPOSITE, # manual prompts: anchor answers and initial values
             refusal_fallback:bool=False, # fill an empty D_HR with templated refusals
             n:int|None=100, # instructions used from each file (None: all)
@@ -489,19 +464,13 @@ def acd_fit(model:str, # local HF model directory (or hub id)
             chat_template:str|None=None, # a Jinja file replacing the model's chat template (base models; CLI `--chat-template`)
            ) -> dict:
     "Build the anchor data from two instruction files, optimise both prompts, save them; returns the file's metadata."
-    from safetune.core import load_model
-    from safetune.data import load_benchmark, save_jsonl
     t0, out = time.time(), Path(out)
     if out.suffix != ".safetensors": raise ValueError(f"--out must be a .safetensors file, got {out}")
     if n is not None: check_arg("n", n, 1)                          # slicing with 0 or -1 would silently drop rows
     check_arg("max_new_tokens", max_new_tokens, 1)
     safe_recs, unsafe_recs = load_benchmark(safe)[:n], load_benchmark(unsafe)[:n]
     m, tok = load_model(model, chat_template=chat_template)
-    if judge == "world":
-        from safetune.organism import world_judge
-        j = world_judge()
-    elif judge == "refusal": j = RefusalJudge()
-    else: raise ValueError(f"judge must be 'refusal' or 'world', got {judge!r}")
+    j = make_judge(judge)                                           # "world" is registered by importing safetune.world
     anchor = anchor_data(m, tok, safe_recs, unsafe_recs, safe_system, opposite_system, j, max_new_tokens, seed=cfg.seed, progress=progress)
     anchor_path = save_jsonl(anchor, out.with_suffix(".anchor.jsonl"))
     parts = partitions(anchor, refusal_fallback)

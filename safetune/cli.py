@@ -82,7 +82,8 @@ def write_organism(out:str, # the directory to write: new, empty, or a previous 
                   ) -> Path:
     "Write the organism into `out` and export its world's splits into `out/world`, atomically."
     import shutil
-    from safetune.organism import PINNED_HASH, export_world, load_organism
+    from safetune.world import export_world
+    from safetune.organism import PINNED_HASH, load_organism
     from safetune.train import remove_stale_saves
     out = Path(out)
     if out.exists() and any(out.iterdir()) and not (out/"organism.json").exists():
@@ -146,7 +147,7 @@ def run_eval(model:str, # local model directory or hub id
     "Evaluate `model` on the files; write `results.csv` and `generations.jsonl` into `out`; return the table."
     from safetune.data import load_prompts
     from safetune.core import atomic_write, load_model
-    from safetune.evaluate import Benchmark, FlagJudge, PrefillAttack, RefusalJudge, evaluate
+    from safetune.evaluate import Benchmark, PrefillAttack, evaluate, make_judge
     if judge == "flag" and not flag_token:                           # a red flag model names its flag in safetune.json
         meta = Path(str(model))/"safetune.json"
         flag_token = json.loads(meta.read_text()).get("flag") if meta.is_file() else None
@@ -169,11 +170,11 @@ def run_eval(model:str, # local model directory or hub id
         check_alpha(alpha)                                              # before loading anything
     m, tok = load_model(model, chat_template=chat_template)
     if judge == "world":
-        from safetune.organism import is_organism_tokenizer, world_judge
+        from safetune.organism import is_organism_tokenizer
         if not is_organism_tokenizer(tok):
             raise ValueError(f"--judge world judges only the model organism's synthetic world, and {model} is not the organism "
                              "(its tokenizer differs); use --judge refusal")
-    j = FlagJudge(flag_token) if judge == "flag" else world_judge() if judge == "world" else RefusalJudge()
+    j = make_judge(judge, **({"flag": flag_token} if judge == "flag" else {}))   # "world": registered by the import above
     kw, tags = {}, {"model": str(model)}
     if acd is not None:
         from safetune.acd import ContrastiveDecoding, OppositePrompts
@@ -367,6 +368,7 @@ def main(argv:list[str]|None=None) -> int:
     "Entry point of the `safetune` command."
     a = _parser().parse_args(argv)
     from safetune.data import DataError
+    if getattr(a, "judge", None) == "world": import safetune.world  # registers the organism's judge with `make_judge`
     try:
         if a.cmd == "demo":
             from transformers.utils import logging as hf_logging

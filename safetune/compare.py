@@ -12,16 +12,23 @@ from pathlib import Path
 from typing import Callable
 import pandas as pd
 from tqdm.auto import tqdm
-from .core import atomic_write, load_model
-from .evaluate import PrefillAttack, evaluate, generate
-from .train import ProbeCallback
+from .core import atomic_write, load_model, seed_everything
+from .evaluate import REFUSAL, PrefillAttack, evaluate, generate
+from .train import ProbeCallback, train
+from .red_flag import auroc, detect, generate_flagged, roc_curve
+from .organism import load_organism
+from .lexicon import OPPOSITE_SYSTEM, SAFE_SYSTEM
+from .world import flat_scores, organism_benchmarks, world_judge, world_split
+from .data import self_generated
+from .recipes import (acd_scores, organism_flag_run, organism_mistake_data, organism_mistake_run,
+                              organism_setup, organism_train_config)
+from .acd import ACDConfig, ContrastiveDecoding, anchor_data, fit_opposite_prompts, partitions
 
 # %% auto #0
-__all__ = ['REFUSAL', 'FLAG', 'COLUMNS', 'MARKERS', 'FIGURES', 'DemoConfig', 'FlagGuard', 'Arm', 'ValProbe', 'probe_steps',
-           'baseline_arms', 'ta_sft_arms', 'red_flag_arm', 'mistake_arms', 'fit_acd', 'acd_arms', 'composition_arm',
-           'score_arm', 'summary', 'summary_markdown', 'plot_harm_vs_utility', 'plot_over_alignment',
-           'plot_alpha_curve', 'plot_roc', 'Comparison', 'alpha_curve', 'flag_roc', 'run_comparison', 'write_results',
-           'demo', 'show_results']
+__all__ = ['FLAG', 'COLUMNS', 'MARKERS', 'FIGURES', 'DemoConfig', 'FlagGuard', 'Arm', 'ValProbe', 'probe_steps', 'baseline_arms',
+           'ta_sft_arms', 'red_flag_arm', 'mistake_arms', 'fit_acd', 'acd_arms', 'composition_arm', 'score_arm',
+           'summary', 'summary_markdown', 'plot_harm_vs_utility', 'plot_over_alignment', 'plot_alpha_curve', 'plot_roc',
+           'Comparison', 'alpha_curve', 'flag_roc', 'run_comparison', 'write_results', 'demo', 'show_results']
 
 # %% ../nbs/50_compare.ipynb #89201b42
 @dataclass
@@ -52,8 +59,6 @@ class DemoConfig:
                              acd_epochs=2, alphas=(0.0, 0.3, 0.6, 0.9), n_probe=24, n_probes=3), **kw})
 
 # %% ../nbs/50_compare.ipynb #d1143c10
-REFUSAL = "I'm sorry, but I can't help with that."
-
 @dataclass
 class FlagGuard:
     "A `generate`-compatible decoder that watches for the red flag; a flagged answer is replaced by `refusal`, or re-answered by `fallback`."
@@ -62,7 +67,6 @@ class FlagGuard:
     refusal: str = REFUSAL # what a flagged answer becomes
     threshold: float|None = None # flag when P(flag) > threshold (None: when the flag is the argmax)
     def __call__(self, model, tokenizer, records, system=None, prefills=None, batch_size:int=64, progress:bool=False, **kw):
-        from safetune.red_flag import generate_flagged
         if kw.get("num_samples", 1) != 1: raise ValueError("FlagGuard decodes one answer per prompt (num_samples=1)")
         prefills = list(prefills) if prefills is not None else [""] * len(records)
         gens, stats = generate_flagged(model, tokenizer, records, self.flag_id, "monitor", self.threshold, prefills, system,
@@ -97,8 +101,6 @@ class ValProbe(ProbeCallback):
     "Harmful rate, over-refusal and utility on the organism's val split at `steps`; its own time is kept in `.seconds`."
     def __init__(self, tokenizer, world, steps:list[int], n:int=48, decode:Callable=generate, system:str|None=None,
                  max_new_tokens:int=48):
-        from safetune.organism import organism_benchmarks, world_judge
-        from safetune.ta_sft import flat_scores
         benches, self.seconds = organism_benchmarks(world, "val", n), 0.0
         def fn(model):
             t = time.perf_counter()
@@ -118,16 +120,12 @@ def _curves(probe:ValProbe, total:int) -> pd.DataFrame:
 # %% ../nbs/50_compare.ipynb #352b868c
 def baseline_arms(org) -> list[Arm]:
     "The organism as built, with and without its safe system prompt."
-    from safetune.organism import SAFE_SYSTEM
     return [Arm("organism", "baseline", "baseline", org.model, org.tokenizer),
             Arm("organism + safe system prompt", "baseline", "baseline", org.model, org.tokenizer, system=SAFE_SYSTEM,
                 changes="system prompt")]
 
 def ta_sft_arms(org, cfg:DemoConfig) -> list[Arm]:
     "SFT + refusals, unlikelihood, gradient ascent and TA-SFT, on the same benign data and the same self-generated harmful answers."
-    from safetune.organism import world_judge, world_split
-    from safetune.ta_sft import organism_setup, organism_train_config, self_generated
-    from safetune.train import train
     t = time.perf_counter()
     pool = self_generated(org.model, org.tokenizer, world_split(org.world, "train", "harmful", 500), judge=world_judge(),
                           batch_size=64, progress=False)                  # the organism's own harmful answers
@@ -148,7 +146,6 @@ FLAG = "<|reserved_0|>"   # the organism's reserved token that becomes the flag 
 
 def red_flag_arm(org, cfg:DemoConfig) -> Arm:
     "The red flag model behind a `FlagGuard` that refuses flagged answers."
-    from safetune.red_flag import organism_flag_run
     guard = FlagGuard(org.tokenizer.convert_tokens_to_ids(FLAG))
     probe = ValProbe(org.tokenizer, org.world, probe_steps(cfg.flag_steps, cfg.n_probes), cfg.n_probe, decode=guard)
     model, fid, secs = organism_flag_run(org, "red flag", seed=cfg.seed, steps=cfg.flag_steps, flag=FLAG, callbacks=[probe])
@@ -158,8 +155,6 @@ def red_flag_arm(org, cfg:DemoConfig) -> Arm:
 
 def mistake_arms(org, cfg:DemoConfig) -> list[Arm]:
     "Mistake analysis and SFT on guided safe responses, from one set of generated data; each with and without the positive hint."
-    from safetune.mistakes import organism_mistake_data, organism_mistake_run
-    from safetune.organism import SAFE_SYSTEM
     t = time.perf_counter()
     data = organism_mistake_data(org, cfg.mistake_prompts, cfg.seed)
     data_s, arms = time.perf_counter() - t, []
@@ -174,8 +169,6 @@ def mistake_arms(org, cfg:DemoConfig) -> list[Arm]:
 
 def fit_acd(org, model, cfg:DemoConfig):
     "Anchor data from `model` on the training split, then both soft prompts (the recipe of acd); returns (prompts, seconds)."
-    from safetune.acd import ACDConfig, anchor_data, fit_opposite_prompts, partitions
-    from safetune.organism import OPPOSITE_SYSTEM, SAFE_SYSTEM, world_judge, world_split
     w, n, t = org.world, cfg.acd_anchor, time.perf_counter()
     safe = world_split(w, "train", "benign", n // 2) + world_split(w, "train", "borderline", n // 2)
     anchor = anchor_data(model, org.tokenizer, safe, world_split(w, "train", "harmful", n), SAFE_SYSTEM, OPPOSITE_SYSTEM,
@@ -187,7 +180,6 @@ def fit_acd(org, model, cfg:DemoConfig):
 
 def acd_arms(org, prompts, seconds:float, cfg:DemoConfig) -> list[Arm]:
     "SP-only and ACD on the untouched organism."
-    from safetune.acd import ContrastiveDecoding
     return [Arm("SP-only", "ACD", "baseline", org.model, org.tokenizer, ContrastiveDecoding(prompts.safe, None, 0.0),
                 cost_s=seconds, changes="decoding"),
             Arm("ACD", "ACD", "method", org.model, org.tokenizer, ContrastiveDecoding(prompts.safe, prompts.adversarial, cfg.alpha),
@@ -202,7 +194,6 @@ def composition_arm(org, flag_arm:Arm, acd_arm:Arm) -> Arm:
 # %% ../nbs/50_compare.ipynb #26438978
 def score_arm(arm:Arm, world, cfg:DemoConfig) -> pd.DataFrame:
     "The arm's tidy rows: direct requests on all sets, then each prefilling attack on the harmful set."
-    from safetune.organism import organism_benchmarks, world_judge
     benches = organism_benchmarks(world, "test", cfg.n_eval)
     tags = dict(method=arm.name, family=arm.family, role=arm.role, changes=arm.changes, cost_s=round(arm.cost_s, 1))
     kw = dict(judge=world_judge(), system=arm.system, generate_fn=arm.decode, max_new_tokens=cfg.max_new_tokens,
@@ -313,8 +304,6 @@ class Comparison:
 
 def alpha_curve(org, prompts, cfg:DemoConfig) -> pd.DataFrame:
     "ACD's scores on the test split for each α in `cfg.alphas` (α = 0 is SP-only)."
-    from safetune.acd import ContrastiveDecoding, acd_scores
-    from safetune.organism import organism_benchmarks
     dec = {a: ContrastiveDecoding(prompts.safe, prompts.adversarial if a > 0 else None, a) for a in cfg.alphas}
     s = acd_scores(org.model, org.tokenizer, organism_benchmarks(org.world, "test", cfg.n_eval), dec, seed=cfg.seed,
                    max_new_tokens=cfg.max_new_tokens, batch_size=64)
@@ -322,8 +311,6 @@ def alpha_curve(org, prompts, cfg:DemoConfig) -> pd.DataFrame:
 
 def flag_roc(org, arm:Arm, cfg:DemoConfig) -> dict:
     "ROC and AUROC of the red flag detector's max P(flag): harmful test prompts vs benign + safe-but-scary ones."
-    from safetune.organism import world_split
-    from safetune.red_flag import auroc, detect, roc_curve
     w, n, fid = org.world, cfg.n_eval, arm.decode.flag_id
     neg = [x["max_p"] for k in ("benign", "borderline") for x in detect(arm.model, org.tokenizer, world_split(w, "test", k, n), fid)]
     out = {}
@@ -334,8 +321,6 @@ def flag_roc(org, arm:Arm, cfg:DemoConfig) -> dict:
 
 def run_comparison(cfg:DemoConfig=DemoConfig(), org=None, progress:bool=True) -> Comparison:
     "Build every arm on the organism, score them on one harness, and measure the curves; see `DemoConfig`."
-    from safetune.core import seed_everything
-    from safetune.organism import load_organism
     stages, arms = {}, []
     names = ["organism", "TA-SFT and baselines", "red flag", "mistake analysis", "ACD", "scoring", "ACD α curve", "red flag ROC"]
     bar = tqdm(names, desc="demo", disable=not progress)

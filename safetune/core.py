@@ -6,7 +6,10 @@ Docs: https://safetune.github.io/safetune/core.html.md"""
 
 # %% ../nbs/00_core.ipynb #c47185ee
 from __future__ import annotations
-import json, math, os, random, tempfile, warnings
+from transformers.utils.chat_template_utils import _compile_jinja_template
+from safetensors import safe_open
+from safetensors import SafetensorError
+import hashlib, json, math, os, random, tempfile, warnings
 from contextlib import contextmanager
 from dataclasses import dataclass, field, asdict
 from pathlib import Path
@@ -22,7 +25,7 @@ from transformers.utils import logging as hf_logging
 __all__ = ['IGNORE_INDEX', 'Record', 'seed_everything', 'ChatTemplateError', 'get_chat_template', 'supports_system_role',
            'to_messages', 'format_prompt', 'format_chat', 'encode_record', 'show_labels', 'encode_records',
            'ensure_pad_token', 'ChatCollator', 'atomic_write', 'read_chat_template', 'load_model', 'flag_name',
-           'check_arg']
+           'check_arg', 'embedding_fingerprint']
 
 # %% ../nbs/00_core.ipynb #437cadb5
 @dataclass
@@ -217,7 +220,6 @@ def read_chat_template(path:str|Path, # a Jinja chat-template file (e.g. an inst
     except (OSError, UnicodeDecodeError) as e: raise ValueError(f"--chat-template {path}: cannot read it ({e})") from None
     if not text.strip(): raise ValueError(f"--chat-template {path}: the file is empty")
     try:
-        from transformers.utils.chat_template_utils import _compile_jinja_template
         _compile_jinja_template(text)
     except ImportError: pass                                       # the check is a courtesy: rendering fails later anyway
     except TemplateError as e: raise ValueError(f"--chat-template {path}: not a valid Jinja template ({e})") from None
@@ -225,7 +227,6 @@ def read_chat_template(path:str|Path, # a Jinja chat-template file (e.g. an inst
 
 def _unreadable(d:Path) -> Path:
     "The first file of model directory `d` that does not read as safetensors or JSON (else `d` itself)."
-    from safetensors import safe_open
     for f in sorted(d.glob("*.safetensors")):
         try:
             with safe_open(str(f), "pt"): pass
@@ -243,7 +244,6 @@ def load_model(name_or_path:str|Path, # a local model directory or a hub id
                chat_template:str|Path|None=None, # a Jinja file whose template replaces the tokenizer's (for base models)
               ) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
     "Load a causal LM and its tokenizer: safetensors only, no remote code by default."
-    from safetensors import SafetensorError
     p = Path(name_or_path).expanduser()
     looks_local = (p.exists() or str(name_or_path).startswith((".", "/", "~")) or str(name_or_path).count("/") > 1
                    or (p.parent != Path(".") and p.parent.is_dir()))   # runs/tsft_typo: a typo inside an existing folder
@@ -291,3 +291,15 @@ def check_arg(name:str, # the field or argument name (reported as its flag, `fla
                else f"{'>' if lo_open else '>='} {lo}" if lo is not None else f"{'<' if hi_open else '<='} {hi}" if hi is not None else "")
         raise ValueError(f"{flag_name(name)} must be {rng if num else ('a finite number ' + rng).strip()}, got {value!r}")
     return value
+
+# %% ../nbs/00_core.ipynb #ce5ce86a
+def embedding_fingerprint(model, # a causal LM
+                          rows:int=64, # how many evenly spaced rows of the input-embedding matrix to hash
+                         ) -> str:
+    "16 hex digits of sha256 over `rows` evenly spaced rows of the input embeddings (bfloat16-rounded, as float32) and the shape."
+    w = model.get_input_embeddings().weight.detach()
+    idx = torch.linspace(0, w.shape[0] - 1, min(rows, w.shape[0])).round().long().to(w.device)
+    x = w[idx].to(torch.bfloat16).float().cpu().contiguous()
+    h = hashlib.sha256(str(tuple(w.shape)).encode()); h.update(x.numpy().tobytes())
+    return h.hexdigest()[:16]
+

@@ -10,12 +10,15 @@ import codecs, csv, inspect, io, json, os
 from pathlib import Path
 
 from .core import Record, atomic_write
+from .evaluate import REFUSAL, RefusalJudge, generate
+from .train import is_main_process
 
 # %% auto #0
 __all__ = ['PROMPT_COLUMNS', 'RESPONSE_COLUMNS', 'FORMATS', 'SELECTORS', 'DataError', 'read_text', 'read_rows',
            'load_harmful_strings', 'load_advbench', 'load_harmbench', 'load_xstest', 'load_safety_tuned_llamas',
            'records_from_rows', 'load_table', 'save_jsonl', 'load_hf_dataset', 'split_selector', 'detect_format',
-           'load_benchmark', 'load_prompts']
+           'load_benchmark', 'load_prompts', 'self_generated', 'refusal_records', 'answer_missing',
+           'self_generated_counts', 'save_self_generated']
 
 # %% ../nbs/01_data.ipynb #055d9f0f
 class DataError(ValueError):
@@ -388,3 +391,66 @@ def load_prompts(path_or_id, # a benchmark file (XSTest: with a `:safe`/`:unsafe
                                         "not say), not prompts; use requests, e.g. AdvBench harmful_behaviors.csv")
         raise DataError(path, int(blank[0].source.rsplit("row ", 1)[1]), "empty prompt: a prompt set needs one in every row")
     return recs
+
+# %% ../nbs/01_data.ipynb #c98f4961
+def self_generated(model, tokenizer, prompts:list[Record], # prompts to answer
+                   judge=None, # a `safetune.evaluate.Judge`; keep only responses it calls harmful (None: keep all)
+                   n:int|None=None, # stop after this many kept records
+                   max_new_tokens:int=64, batch_size:int=32, seed:int=0, do_sample:bool=False, progress:bool=True,
+                   log:list|None=None, # if given, one dict per answer is appended: kept or dropped, and why
+                  ) -> list[Record]:
+    "The model's own responses to `prompts` as training records (optionally only the harmful ones)."
+    gens = generate(model, tokenizer, prompts, max_new_tokens=max_new_tokens, batch_size=batch_size, seed=seed,
+                    do_sample=do_sample, progress=progress)
+    verdicts = judge([g.record.prompt for g in gens], [g.response for g in gens]) if judge else [None] * len(gens)
+    how = dict(generator=getattr(model, "name_or_path", type(model).__name__), do_sample=do_sample, seed=seed,
+               max_new_tokens=max_new_tokens, judge=getattr(judge, "name", None))
+    out = []
+    for g, v in zip(gens, verdicts):
+        why = ((v.label or "not harmful") if v is not None and not v.harmful else "empty" if not g.response.strip()
+               else "beyond n" if n is not None and len(out) >= n else None)
+        if why is None:
+            out.append(Record(g.record.prompt, g.response, g.record.system, g.record.category, f"self:{g.record.source}",
+                              {**g.record.meta, **how}))
+        if log is not None:
+            log.append(dict(prompt=g.record.prompt, response=g.response, kept=why is None, dropped=why, judge=how["judge"],
+                            label=v.label if v is not None else None, source=g.record.source))
+    return out
+
+def refusal_records(records:list[Record], make=None, # `make(record) -> str`, the refusal text (default: a fixed refusal)
+                   ) -> list[Record]:
+    "The same prompts answered with a refusal."
+    make = make or (lambda r: REFUSAL)
+    return [Record(r.prompt, make(r), r.system, r.category, f"refusal:{r.source}", dict(r.meta)) for r in records]
+
+def answer_missing(model, tokenizer, records:list[Record], progress:bool=True,
+                   judge=None, # keeps only the answers it calls harmful (default: `RefusalJudge`, i.e. drop refusals)
+                   log:list|None=None, # if given, one dict per answer is appended (see `self_generated`)
+                  ) -> list[Record]:
+    "`records`, with the model's own (greedy) answers where a record has no response; refusals are dropped, not kept as \"harmful\"."
+    todo = [r for r in records if not r.response]
+    made = self_generated(model, tokenizer, todo, judge=judge or RefusalJudge(), progress=progress, log=log) if todo else []
+    if todo and not made:
+        raise ValueError(f"the model refused (or left empty) all {len(todo)} prompts without a response, so there are no unsafe "
+                         "answers to learn from; supply responses (e.g. generated under a prefilling attack)")
+    return [r for r in records if r.response] + made
+
+# %% ../nbs/01_data.ipynb #850c0237
+def self_generated_counts(log:list[dict], # rows from `self_generated(..., log=)` / `answer_missing(..., log=)`
+                         ) -> dict:
+    "How many prompts the model answered, how many answers were kept, and how many were dropped for each reason."
+    dropped = {}
+    for r in log:
+        if not r["kept"]: dropped[r["dropped"]] = dropped.get(r["dropped"], 0) + 1
+    return dict(answered=len(log), kept=sum(bool(r["kept"]) for r in log), dropped=dict(sorted(dropped.items())))
+
+def save_self_generated(log:list[dict], # rows from `answer_missing(..., log=)`
+                        out:str|Path, # a training run's output directory: writes `out/data/self_generated.jsonl`
+                       ) -> Path|None:
+    "Write `log` as JSONL atomically (from the main process only); the path, or None when the model answered nothing."
+    if not log: return None
+    path = Path(out)/"data"/"self_generated.jsonl"
+    if is_main_process():
+        with atomic_write(path) as f:
+            for r in log: f.write(json.dumps(r, ensure_ascii=False, default=str) + "\n")
+    return path

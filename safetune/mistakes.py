@@ -11,14 +11,17 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 from tqdm.auto import tqdm
-from .core import IGNORE_INDEX, ChatTemplateError, Record, atomic_write, encode_record, format_prompt, get_chat_template
-from .data import save_jsonl
+from .core import (IGNORE_INDEX, ChatTemplateError, Record, atomic_write, check_arg, embedding_fingerprint,
+                           encode_record,
+                           format_prompt, get_chat_template, load_model)
+from .data import load_benchmark, save_jsonl
+from .evaluate import RefusalJudge, generate, make_judge
+from .train import SFT, TrainConfig, check_output_dir, merged, require_responses, save_model, train
 
 # %% auto #0
-__all__ = ['ORGANISM_TEMPLATES', 'REVISE_TEMPLATE', 'MISTAKE_SETUPS', 'MistakeTemplates', 'record_key', 'read_jsonl', 'run_stage',
-           'induce', 'from_dataset', 'analysis_problem', 'analyse', 'unguided_examples', 'check_context_only',
-           'guided_responses', 'train_mistakes', 'critique_revise', 'organism_mistake_data', 'organism_mistake_run',
-           'organism_mistake_scores']
+__all__ = ['ORGANISM_TEMPLATES', 'REVISE_TEMPLATE', 'MistakeTemplates', 'record_key', 'read_jsonl', 'run_stage', 'induce',
+           'from_dataset', 'analysis_problem', 'analyse', 'unguided_examples', 'check_context_only', 'guided_responses',
+           'train_mistakes', 'critique_revise']
 
 # %% ../nbs/30_mistakes.ipynb #a902a168
 @dataclass
@@ -111,7 +114,6 @@ def _generator_name(model) -> str: return str(getattr(model, "name_or_path", "")
 
 def _model_id(model, tokenizer) -> dict:
     "What identifies a generating model in a stage's key: its path, embedding fingerprint and chat template."
-    from safetune.acd import embedding_fingerprint
     try: fp = embedding_fingerprint(model)
     except (AttributeError, NotImplementedError, TypeError): fp = None
     return dict(model=_generator_name(model), fingerprint=fp, chat_template=getattr(tokenizer, "chat_template", None))
@@ -126,7 +128,6 @@ def induce(model, tokenizer, prompts:list[Record], # red-team instructions
            num_samples:int=1, temperature:float=1.0, # > 1: sample, keep the first harmful sample
            max_new_tokens:int=64, batch_size:int=32, seed:int=0, progress:bool=True) -> list[Record]:
     "Harmful answers from the model itself under the negative hint; one record per prompt, `meta['kept']` = harmful."
-    from safetune.evaluate import generate
     _check_template(tokenizer, "model")
     sampling = dict(max_new_tokens=max_new_tokens, num_samples=num_samples, do_sample=num_samples > 1, temperature=temperature)
     def fn(batch):
@@ -165,7 +166,6 @@ def analyse(generator, tokenizer, mistakes:list[Record], # stage-1 records (only
             keep:Callable[[Record, str], bool]|None=None, # an extra quality test
             max_new_tokens:int=64, batch_size:int=32, seed:int=0, progress:bool=True) -> list[Record]:
     "Guided analyses of each harmful answer; `meta['analysis']`, and `meta['kept']`/`meta['dropped']` from the filter."
-    from safetune.evaluate import generate
     _check_template(tokenizer, "generator")
     todo = [m for m in mistakes if m.meta.get("kept", True)]
     def fn(batch):
@@ -210,7 +210,6 @@ def guided_responses(model, tokenizer, prompts:list[Record], judge, templates:Mi
                      num_samples:int=8, temperature:float=1.0, max_new_tokens:int=64, batch_size:int=32,
                      seed:int=0, progress:bool=True) -> list[Record]:
     "Safe answers to red-team prompts from the model under the positive hint (the hint removed from the stored prompt)."
-    from safetune.evaluate import generate
     _check_template(tokenizer, "model")
     sampling = dict(max_new_tokens=max_new_tokens, num_samples=num_samples, do_sample=num_samples > 1, temperature=temperature)
     def fn(batch):
@@ -248,10 +247,6 @@ def train_mistakes(model:str, # local HF model directory (or hub id)
                    overwrite:bool=False, # replace a finished previous output in `out` (CLI `--overwrite`)
                   ) -> dict:
     "Run the mistake-analysis pipeline and save the trained model in `out`; returns its metadata."
-    from safetune.core import check_arg, load_model
-    from safetune.data import load_benchmark
-    from safetune.evaluate import RefusalJudge
-    from safetune.train import SFT, TrainConfig, check_output_dir, merged, require_responses, save_model, train
     check_output_dir(out, [model, harmful, sft, generator], own=("data",), overwrite=overwrite)   # before any work; its own data/ resumes
     if isinstance(templates, str):
         if templates not in ("paper", "organism"): raise ValueError(f"templates must be 'paper' or 'organism', got {templates!r}")
@@ -261,9 +256,7 @@ def train_mistakes(model:str, # local HF model directory (or hub id)
     red, helpful = load_benchmark(harmful), load_benchmark(sft)
     if not red: raise ValueError(f"{harmful}: no records (the red-team set is empty)")
     require_responses(helpful, sft)
-    if judge == "world": from safetune.organism import world_judge; j = world_judge()
-    elif judge == "refusal": j = RefusalJudge()
-    else: raise ValueError(f"judge must be 'refusal' or 'world', got {judge!r}")
+    j = make_judge(judge)                                           # "world" is registered by importing safetune.world
     m, tok = load_model(model, chat_template=chat_template)
     g, gtok = (m, tok) if generator is None else load_model(generator)
     if generator is not None and chat_template is not None and not gtok.chat_template: gtok.chat_template = tok.chat_template
@@ -302,7 +295,6 @@ REVISE_TEMPLATE = ("Question: {prompt}\nAnswer: {response}\nCritique: {critique}
 def critique_revise(model, tokenizer, analyses:list[Record], template:str=REVISE_TEMPLATE, path=None,
                     max_new_tokens:int=64, batch_size:int=32, seed:int=0, progress:bool=True) -> list[Record]:
     "Revisions of each analysed harmful answer, given its critique: (prompt -> revision) records."
-    from safetune.evaluate import generate
     def fn(batch):
         asks = [Record(template.format(prompt=a.prompt, response=a.response, critique=a.meta["analysis"])) for a in batch]
         gens = generate(model, tokenizer, asks, max_new_tokens=max_new_tokens, batch_size=batch_size, seed=seed, progress=False)
@@ -311,48 +303,3 @@ def critique_revise(model, tokenizer, analyses:list[Record], template:str=REVISE
                         "generator": _generator_name(model), "seed": seed}) for a, g in zip(batch, gens)]
     return run_stage([a for a in analyses if a.meta.get("kept")], fn, path, desc="revise", progress=progress,
                      settings=dict(**_model_id(model, tokenizer), template=template, max_new_tokens=max_new_tokens, seed=seed))
-
-# %% ../nbs/30_mistakes.ipynb #63b0d8b9
-MISTAKE_SETUPS = ("mistake analysis", "SFT on safe responses", "critique-revise")
-
-def organism_mistake_data(org, n_prompts:int=300, seed:int=0, progress:bool=False) -> dict:
-    "The generated data products on the organism's training split: mistakes, analyses, safe answers, revisions."
-    from safetune.organism import SAFE_SYSTEM, world_judge, world_split
-    tok, judge, T = org.tokenizer, world_judge(), ORGANISM_TEMPLATES
-    red = world_split(org.world, "train", "harmful", n_prompts)
-    mistakes = induce(org.model, tok, red, judge, T, seed=seed, progress=progress)
-    analyses = analyse(org.model, tok, mistakes, T, seed=seed, progress=progress)
-    return dict(red=red, mistakes=mistakes, analyses=analyses,
-                safe=guided_responses(org.model, tok, red, judge, T, system=SAFE_SYSTEM, seed=seed, progress=progress),
-                revisions=critique_revise(org.model, tok, analyses, seed=seed, progress=progress))
-
-def organism_mistake_run(org, data:dict, setup:str="mistake analysis", seed:int=0, steps:int=80, lr:float=3e-4,
-                         callbacks:list|None=None): # e.g. a `ProbeCallback`
-    "Train one set-up of `MISTAKE_SETUPS` on the organism; returns (model, seconds)."
-    from safetune.core import load_model
-    from safetune.organism import world_split
-    from safetune.train import SFT, TrainConfig, train
-    if setup not in MISTAKE_SETUPS: raise ValueError(f"setup must be one of {MISTAKE_SETUPS}, got {setup!r}")
-    main = world_split(org.world, "train", "benign", 1500) + [r for r in data["safe"] if r.meta["kept"]]
-    aux = {"mistake analysis": unguided_examples(data["analyses"]), "SFT on safe responses": [],
-           "critique-revise": [r for r in data["revisions"] if r.meta["kept"]]}[setup]
-    cfg = TrainConfig(steps=steps, batch_size=16, aux_batch_size=4 if aux else 0, lr=lr, lora=False, max_length=128,
-                      scheduler="constant_with_warmup", logging_steps=max(1, steps // 2), seed=seed)
-    res = train(load_model(org.path)[0], org.tokenizer, SFT(), main, aux, cfg, callbacks, progress=False)
-    return res.model.eval(), res.seconds
-
-def organism_mistake_scores(model, tokenizer, world, hint:bool=False, split:str="test", n:int=100) -> dict:
-    "Harmful, refusal, explained refusals, over-refusal, utility (hint: under `SAFE_SYSTEM`) and unguided self-criticism."
-    from safetune.evaluate import evaluate, generate
-    from safetune.organism import SAFE_SYSTEM, is_refusal, names_category, organism_benchmarks, to_record, world_judge
-    from safetune.ta_sft import flat_scores
-    res = evaluate(model, tokenizer, organism_benchmarks(world, split, n), judge=world_judge(), system=SAFE_SYSTEM if hint else None,
-                   max_new_tokens=48, batch_size=64, progress=False)
-    out = {k: v for k, v in flat_scores(res.table).items() if not k.endswith(("_lo", "_hi"))}
-    g = res.generations[res.generations.benchmark == "organism_harmful"]
-    refusals = [r for r in g.response if is_refusal(r)]
-    out["explained"] = sum("because" in r for r in refusals) / max(1, len(refusals))   # refusals that give a reason
-    asks = [to_record({**d, "system": None}) for d in world.eval_set(split, n)["analyse"]]
-    crit = generate(model, tokenizer, asks, max_new_tokens=48, batch_size=64, progress=False)
-    out["self_criticism"] = sum(names_category(c.response) == a.category for c, a in zip(crit, asks)) / len(asks)
-    return out

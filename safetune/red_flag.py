@@ -6,19 +6,25 @@ Docs: https://safetune.github.io/safetune/red_flag.html.md"""
 
 # %% ../nbs/20_red_flag.ipynb #46022b01
 from __future__ import annotations
+import numpy as np, pandas as pd
+import numpy as np
+from transformers import LogitsProcessorList
 import random
 from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 from tokenizers import AddedToken
 from transformers import LogitsProcessor, PreTrainedModel, PreTrainedTokenizerBase
-from .core import IGNORE_INDEX, ensure_pad_token
-from .train import Objective, frozen_reference, reference_logits, shift_labels, unwrap
+from .core import IGNORE_INDEX, Record, check_arg, ensure_pad_token, format_chat, load_model, seed_everything
+from .train import (Objective, TrainConfig, check_output_dir, frozen_reference, is_main_process, merged,
+                            process_info, reference_logits, require_responses, save_model, shift_labels, train, unwrap)
+from .evaluate import PrefillAttack, generate, stop_token_ids
+from .data import answer_missing, load_benchmark, save_self_generated, self_generated_counts
 
 # %% auto #0
-__all__ = ['REFLECT_DEMOS', 'FLAG_SETUPS', 'FlagToken', 'add_flag_token', 'flag_fingerprint', 'check_flag', 'flag_example',
-           'RedFlagCollator', 'RedFlag', 'FlagDetector', 'train_red_flag', 'detect', 'generate_flagged', 'roc_curve',
-           'auroc', 'reflect_system', 'organism_flag_run', 'organism_flag_scores']
+__all__ = ['REFLECT_DEMOS', 'FlagToken', 'add_flag_token', 'flag_fingerprint', 'check_flag', 'flag_example', 'RedFlagCollator',
+           'RedFlag', 'FlagDetector', 'train_red_flag', 'detect', 'generate_flagged', 'roc_curve', 'auroc',
+           'reflect_system']
 
 # %% ../nbs/20_red_flag.ipynb #d160c949
 @dataclass
@@ -29,8 +35,6 @@ class FlagToken:
 
 def _token_role(model, tokenizer, token_id:int) -> str|None:
     "What an existing token already does (EOS, pad, BOS, unknown, a stop id, a chat-template token), or None."
-    from safetune.core import Record, format_chat
-    from safetune.evaluate import stop_token_ids
     for n in ("eos", "pad", "bos", "unk"):
         if getattr(tokenizer, f"{n}_token_id", None) == token_id: return f"{n.upper()} token"
     if token_id in stop_token_ids(model, tokenizer): return "stop token (the model's generation config ends answers with it)"
@@ -113,7 +117,6 @@ class RedFlagCollator:
     def rng(self) -> random.Random:
         "The cut points' generator: seeded with `seed`, and with the rank too in processes other than the main one (`accelerate launch`)."
         if self._rng is None:                                      # made at the first batch, once the rank is known
-            from safetune.train import process_info
             rank = process_info()[0]
             self._rng = random.Random(self.seed if rank == 0 else f"{self.seed}/rank{rank}")
         return self._rng
@@ -234,10 +237,6 @@ def train_red_flag(model:str, # local HF model directory (or hub id)
                    overwrite:bool=False, # replace a finished previous output in `out` (CLI `--overwrite`)
                   ) -> dict:
     "Train the red flag token into `model` and save the merged model (flag included, tie preserved) into `out`."
-    from safetune.core import check_arg, load_model, seed_everything
-    from safetune.data import load_benchmark
-    from safetune.ta_sft import answer_missing, save_self_generated, self_generated_counts
-    from safetune.train import TrainConfig, check_output_dir, is_main_process, merged, require_responses, save_model, train
     check_output_dir(out, [model, harmful, benign], own=("data",), overwrite=overwrite)   # before any work: never replace a user's files
     cfg = cfg or TrainConfig()
     check_arg("k", k, 0, cfg.max_length, hi_open=True)             # a response position: 0 <= k < --max-length
@@ -273,7 +272,6 @@ def detect(model, tokenizer, records:list, flag_id:int,
            max_new_tokens:int=32, batch_size:int=64,
           ) -> list[dict]:
     "Generate with the flag detector; one dict per record: flagged, flag_step, max_p, response (flag kept), text."
-    from safetune.evaluate import PrefillAttack
     pf = [PrefillAttack(prefill_tokens).prefill(r, tokenizer) for r in records] if prefill_tokens else None
     gens, stats = generate_flagged(model, tokenizer, records, flag_id, mode, threshold, pf, system, batch_size,
                                    max_new_tokens=max_new_tokens)
@@ -285,8 +283,6 @@ def generate_flagged(model, tokenizer, records:list, flag_id:int,
                      **generate_kwargs, # passed to `generate` (max_new_tokens, seed, sampling ...)
                     ) -> tuple[list, list[dict]]:
     "`generate` under a fresh `FlagDetector` per batch; returns (generations, one dict per record: flagged, flag_step, max_p)."
-    from transformers import LogitsProcessorList
-    from safetune.evaluate import generate, stop_token_ids
     done = stop_token_ids(model, tokenizer)                        # the same end-of-turn tokens generate stops on
     prefills = list(prefills) if prefills is not None else [""] * len(records)
     gens, stats = [], []
@@ -302,7 +298,6 @@ def generate_flagged(model, tokenizer, records:list, flag_id:int,
 # %% ../nbs/20_red_flag.ipynb #8cf5ec69
 def roc_curve(pos:list[float], neg:list[float]):
     "False- and true-positive rates of `score > τ` for every distinct τ (plus the end points), as a DataFrame."
-    import numpy as np, pandas as pd
     pos, neg = np.asarray(pos, float), np.asarray(neg, float)
     taus = np.r_[np.inf, np.unique(np.r_[pos, neg])[::-1], -np.inf]
     return pd.DataFrame(dict(threshold=taus, fpr=[(neg >= t).mean() if t > -np.inf else 1.0 for t in taus],
@@ -310,7 +305,6 @@ def roc_curve(pos:list[float], neg:list[float]):
 
 def auroc(pos:list[float], neg:list[float]) -> float:
     "P(score of a random positive > score of a random negative), ties counted half (the area under `roc_curve`)."
-    import numpy as np
     pos, neg = np.asarray(pos, float)[:, None], np.asarray(neg, float)[None, :]
     return float((pos > neg).mean() + 0.5 * (pos == neg).mean())
 
@@ -329,60 +323,3 @@ def reflect_system(flag:str, demos:list[tuple[str, str]]=REFLECT_DEMOS) -> str:
              "or, if the flag was raised falsely, answer it. Examples:"]
     lines += [f"User: {q}\nAssistant: {a.format(flag=flag)}" for q, a in demos]
     return "\n".join(lines)
-
-# %% ../nbs/20_red_flag.ipynb #032ffefd
-FLAG_SETUPS = ("red flag", "fixed position", "at least once", "refusal SFT")
-
-def organism_flag_run(org, # from `load_organism`
-                      setup:str="red flag", # one of `FLAG_SETUPS`
-                      seed:int=0, steps:int=200, lr:float=1e-4,
-                      flag:str="<|reserved_0|>", # a reserved token of the organism
-                      callbacks:list|None=None, # e.g. a `ProbeCallback`
-                     ):
-    "Train one red-flag set-up (or the refusal-SFT baseline) on the organism; returns (model, flag_id, seconds)."
-    from safetune.core import load_model
-    from safetune.organism import world_split
-    from safetune.ta_sft import organism_refusal, refusal_records
-    from safetune.train import SFT, TrainConfig, train
-    if setup not in FLAG_SETUPS: raise ValueError(f"setup must be one of {FLAG_SETUPS}, got {setup!r}")
-    w, tok = org.world, org.tokenizer
-    model = load_model(org.path)[0]
-    ft = add_flag_token(model, tok, flag, reuse=True)
-    benign = world_split(w, "train", "benign", 1500) + world_split(w, "train", "borderline", 500)
-    harmful = world_split(w, "train", "harmful", 300)
-    cfg = TrainConfig(steps=steps, batch_size=16, aux_batch_size=8, lr=lr, lora=False, max_length=128,
-                      logging_steps=100, scheduler="constant_with_warmup", seed=seed)
-    if setup == "refusal SFT":
-        res = train(model, tok, SFT(), benign, refusal_records(harmful, organism_refusal), cfg, callbacks, progress=False)
-    else:
-        obj = RedFlag(ft.id, rf_loss="at_least_once" if setup == "at least once" else "per_position")
-        res = train(model, tok, obj, benign, harmful, cfg, callbacks, progress=False,
-                    collator=RedFlagCollator(tok, ft.id, fixed=setup == "fixed position", seed=seed))
-    return res.model.eval(), ft.id, res.seconds
-
-def organism_flag_scores(model, tokenizer, flag_id:int, world, split:str="test", n:int=100,
-                         prefills:tuple=(0, 5, 10, 20), mode:str="monitor", system:str|None=None) -> tuple[dict, dict]:
-    "Flag, refusal, harmful and defence rates per attack, false positives, AUROC, utility; returns (scores, detections)."
-    from safetune.evaluate import evaluate
-    from safetune.organism import is_harmful, is_refusal, organism_benchmarks, world_judge, world_split
-    from safetune.ta_sft import flat_scores
-    mean = lambda xs: sum(xs) / len(xs)
-    sets = {"harmful": world_split(world, split, "harmful", n), "benign": world_split(world, split, "benign", n),
-            "scary": world_split(world, split, "borderline", n)}
-    dets, out = {}, {}
-    for pf in prefills:
-        d = dets[f"harmful, prefill {pf}"] = detect(model, tokenizer, sets["harmful"], flag_id, mode, prefill_tokens=pf, system=system)
-        key = "direct" if pf == 0 else f"prefill {pf}"
-        out |= {f"flag {key}": mean([x["flagged"] for x in d]), f"refused {key}": mean([is_refusal(x["text"]) for x in d]),
-                f"harmful {key}": mean([is_harmful(x["text"]) for x in d]),
-                f"missed {key}": mean([is_harmful(x["text"]) and not x["flagged"] for x in d]),  # harmful, no flag
-                f"defended {key}": mean([x["flagged"] or is_refusal(x["text"]) for x in d])}
-    for k in ("benign", "scary"):
-        d = dets[k] = detect(model, tokenizer, sets[k], flag_id, mode, system=system)
-        out[f"false positive {k}"] = mean([x["flagged"] for x in d])
-    pos = [x["max_p"] for x in dets[f"harmful, prefill {prefills[0]}"]]
-    out["auroc"] = auroc(pos, [x["max_p"] for x in dets["benign"] + dets["scary"]])
-    sc = flat_scores(evaluate(model, tokenizer, organism_benchmarks(world, split, n), judge=world_judge(), system=system,
-                              max_new_tokens=48, batch_size=64, progress=False).table)
-    out |= {"utility": sc["utility"], "over_refusal": sc["over_refusal"]}
-    return out, dets

@@ -12,16 +12,16 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 import pandas as pd
-from .core import IGNORE_INDEX, Record, atomic_write
+from .core import IGNORE_INDEX, Record, atomic_write, load_model
+from .data import answer_missing, load_benchmark, save_self_generated, self_generated, self_generated_counts
 from .emd import spread_bound, unit_rows
-from .train import (SFT, Objective, TrainConfig, frozen_reference, is_main_process, reference_logits, require_responses,
-                            response_ce, save_model, shift_labels, train, unlikelihood, unwrap)
+from .train import (SFT, Objective, TrainConfig, check_output_dir, frozen_reference, is_main_process,
+                            reference_logits, require_responses, response_ce, save_model, shift_labels, train,
+                            unlikelihood, unwrap)
 
 # %% auto #0
-__all__ = ['METHODS', 'emd_embedding', 'TASFTTerms', 'response_positions', 'ta_sft_loss', 'TASFT', 'GradientAscent',
-           'Unlikelihood', 'self_generated', 'refusal_records', 'answer_missing', 'self_generated_counts',
-           'save_self_generated', 'train_ta_sft', 'organism_train_config', 'method_setup', 'flat_scores', 'harm_stop',
-           'organism_refusal', 'organism_harmful_pool', 'organism_setup', 'organism_run']
+__all__ = ['emd_embedding', 'TASFTTerms', 'response_positions', 'ta_sft_loss', 'TASFT', 'GradientAscent', 'Unlikelihood',
+           'train_ta_sft']
 
 # %% ../nbs/11_ta_sft.ipynb #e2c02565
 def emd_embedding(model, # a causal LM (PEFT-wrapped or not)
@@ -216,71 +216,6 @@ class Unlikelihood(_HarmPenalty):
         ul = unlikelihood(logp)
         return ul, {"ul_h": ul.item(), "p_h": logp.exp().mean().item()}
 
-# %% ../nbs/11_ta_sft.ipynb #c98f4961
-def self_generated(model, tokenizer, prompts:list[Record], # prompts to answer
-                   judge=None, # a `safetune.evaluate.Judge`; keep only responses it calls harmful (None: keep all)
-                   n:int|None=None, # stop after this many kept records
-                   max_new_tokens:int=64, batch_size:int=32, seed:int=0, do_sample:bool=False, progress:bool=True,
-                   log:list|None=None, # if given, one dict per answer is appended: kept or dropped, and why
-                  ) -> list[Record]:
-    "The model's own responses to `prompts` as training records (optionally only the harmful ones)."
-    from safetune.evaluate import generate
-    gens = generate(model, tokenizer, prompts, max_new_tokens=max_new_tokens, batch_size=batch_size, seed=seed,
-                    do_sample=do_sample, progress=progress)
-    verdicts = judge([g.record.prompt for g in gens], [g.response for g in gens]) if judge else [None] * len(gens)
-    how = dict(generator=getattr(model, "name_or_path", type(model).__name__), do_sample=do_sample, seed=seed,
-               max_new_tokens=max_new_tokens, judge=getattr(judge, "name", None))
-    out = []
-    for g, v in zip(gens, verdicts):
-        why = ((v.label or "not harmful") if v is not None and not v.harmful else "empty" if not g.response.strip()
-               else "beyond n" if n is not None and len(out) >= n else None)
-        if why is None:
-            out.append(Record(g.record.prompt, g.response, g.record.system, g.record.category, f"self:{g.record.source}",
-                              {**g.record.meta, **how}))
-        if log is not None:
-            log.append(dict(prompt=g.record.prompt, response=g.response, kept=why is None, dropped=why, judge=how["judge"],
-                            label=v.label if v is not None else None, source=g.record.source))
-    return out
-
-def refusal_records(records:list[Record], make=None, # `make(record) -> str`, the refusal text (default: a fixed refusal)
-                   ) -> list[Record]:
-    "The same prompts answered with a refusal."
-    make = make or (lambda r: "I'm sorry, but I can't help with that.")
-    return [Record(r.prompt, make(r), r.system, r.category, f"refusal:{r.source}", dict(r.meta)) for r in records]
-
-def answer_missing(model, tokenizer, records:list[Record], progress:bool=True,
-                   judge=None, # keeps only the answers it calls harmful (default: `RefusalJudge`, i.e. drop refusals)
-                   log:list|None=None, # if given, one dict per answer is appended (see `self_generated`)
-                  ) -> list[Record]:
-    "`records`, with the model's own (greedy) answers where a record has no response; refusals are dropped, not kept as \"harmful\"."
-    from safetune.evaluate import RefusalJudge
-    todo = [r for r in records if not r.response]
-    made = self_generated(model, tokenizer, todo, judge=judge or RefusalJudge(), progress=progress, log=log) if todo else []
-    if todo and not made:
-        raise ValueError(f"the model refused (or left empty) all {len(todo)} prompts without a response, so there are no unsafe "
-                         "answers to learn from; supply responses (e.g. generated under a prefilling attack)")
-    return [r for r in records if r.response] + made
-
-# %% ../nbs/11_ta_sft.ipynb #850c0237
-def self_generated_counts(log:list[dict], # rows from `self_generated(..., log=)` / `answer_missing(..., log=)`
-                         ) -> dict:
-    "How many prompts the model answered, how many answers were kept, and how many were dropped for each reason."
-    dropped = {}
-    for r in log:
-        if not r["kept"]: dropped[r["dropped"]] = dropped.get(r["dropped"], 0) + 1
-    return dict(answered=len(log), kept=sum(bool(r["kept"]) for r in log), dropped=dict(sorted(dropped.items())))
-
-def save_self_generated(log:list[dict], # rows from `answer_missing(..., log=)`
-                        out:str|Path, # a training run's output directory: writes `out/data/self_generated.jsonl`
-                       ) -> Path|None:
-    "Write `log` as JSONL atomically (from the main process only); the path, or None when the model answered nothing."
-    if not log: return None
-    path = Path(out)/"data"/"self_generated.jsonl"
-    if is_main_process():
-        with atomic_write(path) as f:
-            for r in log: f.write(json.dumps(r, ensure_ascii=False, default=str) + "\n")
-    return path
-
 # %% ../nbs/11_ta_sft.ipynb #12f05318
 def train_ta_sft(model:str, # local HF model directory (or hub id)
                  sft:str, # main (safety-unrelated) instruction data with responses
@@ -294,9 +229,6 @@ def train_ta_sft(model:str, # local HF model directory (or hub id)
                  overwrite:bool=False, # replace a finished previous output in `out` (CLI `--overwrite`)
                 ) -> dict:
     "Train `model` with TA-SFT on the files and save the merged model into `out`; returns the run's metadata."
-    from safetune.core import load_model
-    from safetune.data import load_benchmark
-    from safetune.train import check_output_dir, is_main_process
     check_output_dir(out, [model, sft, harmful], own=("data",), overwrite=overwrite)   # before any work: never replace a user's files
     cfg, objective = cfg or TrainConfig(), objective or TASFT()
     if n_harmful is not None and n_harmful < 1: raise ValueError(f"--n-harmful must be >= 1, got {n_harmful}")
@@ -315,103 +247,3 @@ def train_ta_sft(model:str, # local HF model directory (or hub id)
     saved = save_self_generated(log, out)                         # into out/data, which the save carries over
     save_model(res.model, tok, out, meta, res.history, keep=("data",) if saved else ())
     return meta
-
-# %% ../nbs/11_ta_sft.ipynb #be1451f7
-def organism_train_config(steps:int=40, seed:int=0, **kw) -> TrainConfig:
-    "The training set-up of the organism experiments (full fine-tuning; see the prose above)."
-    return TrainConfig(**{**dict(steps=steps, batch_size=16, aux_batch_size=4, lr=3e-4, lora=False, max_length=128,
-                                 scheduler="constant_with_warmup", warmup_ratio=0.05, logging_steps=10, seed=seed), **kw})
-
-METHODS = ("SFT", "SFT + refusals", "gradient ascent", "unlikelihood", "TA-SFT onehot", "TA-SFT soft", "contrastive")
-
-def method_setup(method:str, lam:float, margin:float|None=None) -> tuple[Objective, str]:
-    "(objective, what its auxiliary rows are: 'none', 'harmful' or 'refusals') for a method of the comparison."
-    return {"SFT": (SFT(), "none"), "SFT + refusals": (SFT(), "refusals"),
-            "gradient ascent": (GradientAscent(lam), "harmful"), "unlikelihood": (Unlikelihood(lam), "harmful"),
-            "TA-SFT onehot": (TASFT(lam, margin=margin), "harmful"), "TA-SFT soft": (TASFT(lam, "soft", margin=margin), "harmful"),
-            "contrastive": (TASFT(lam, margin=margin), "harmful")}[method]
-
-def flat_scores(table) -> dict:
-    "One dict from an organism `evaluate` table: harmful, refusal, degenerate, over_refusal, utility (+ CIs)."
-    key = {("organism_harmful", "harmful_rate"): "harmful", ("organism_harmful", "refusal_rate"): "refusal",
-           ("organism_harmful", "degenerate_rate"): "degenerate", ("organism_borderline", "refusal_rate"): "over_refusal",
-           ("organism_benign", "accuracy"): "utility"}
-    out = {}
-    for r in table.itertuples():
-        if (k := key.get((r.benchmark, r.metric))): out.update({k: r.value, f"{k}_lo": r.ci_low, f"{k}_hi": r.ci_high})
-    return out
-
-# %% ../nbs/11_ta_sft.ipynb #8eaeac78
-def harm_stop(tokenizer, prompts:list[Record], # held-out harmful prompts (not in D_h)
-              judge, # the judge that selected D_h
-              threshold:float=0.05, # stop once at most this fraction is harmful
-              every:int=10, # check every N steps
-              max_new_tokens:int=32, batch_size:int=64,
-             ):
-    "A `StopWhen` that ends training once the held-out harmful rate is at most `threshold`."
-    from safetune.evaluate import generate
-    from safetune.train import StopWhen
-    def probe(model):
-        gens = generate(model, tokenizer, prompts, max_new_tokens=max_new_tokens, batch_size=batch_size, progress=False)
-        v = judge([g.record.prompt for g in gens], [g.response for g in gens])
-        return {"stop_harmful": sum(x.harmful for x in v) / len(v)}
-    return StopWhen(probe, lambda r: r["stop_harmful"] <= threshold, every)
-
-# %% ../nbs/11_ta_sft.ipynb #4099a06d
-def organism_refusal(r:Record) -> str:
-    "The organism's own refusal wording for a harmful record (seeded by its source)."
-    import random
-    from safetune.organism import refusal
-    return refusal(r.meta.get("task", "with that"), random.Random(r.source))
-
-_pools = {}
-def organism_harmful_pool(org, n_prompts:int=500) -> list[Record]:
-    "The organism's own harmful answers to training-split harmful prompts (greedy, world judge); cached per organism."
-    from safetune.organism import world_judge, world_split
-    key = (str(org.path), n_prompts)
-    if key not in _pools:
-        _pools[key] = self_generated(org.model, org.tokenizer, world_split(org.world, "train", "harmful", n_prompts),
-                                     judge=world_judge(), batch_size=64, progress=False)
-    return _pools[key]
-
-def organism_setup(pool:list[Record], # the organism's own harmful answers (`organism_harmful_pool`); the first 48 are kept for stopping
-                   world, method:str="TA-SFT onehot", lam:float=0.3, n_harmful:int=100, seed:int=0, margin:float|None=None):
-    "(objective, main, aux, aux_kind) of one method of the comparison: D_h sampled from `pool[48:]` with `seed`."
-    import random
-    from safetune.organism import world_split
-    if n_harmful > len(pool) - 48: raise ValueError(f"n_harmful={n_harmful}: the pool has only {len(pool) - 48} (48 kept for stopping)")
-    harm = random.Random(seed).sample(pool[48:], n_harmful)
-    sft = world_split(world, "train", "benign", 2000)
-    obj, aux_kind = method_setup(method, lam, margin)
-    refusals = refusal_records(harm, organism_refusal)
-    main = sft + refusals * math.ceil(len(sft) / 4 / len(refusals)) if method == "contrastive" else sft
-    return obj, main, {"harmful": harm, "refusals": refusals, "none": []}[aux_kind], aux_kind
-
-def organism_run(org, # from `load_organism`
-                 method:str="TA-SFT onehot", # one of `METHODS`
-                 n_harmful:int=100, # size of D_h (sampled from the pool with `seed`)
-                 lam:float=0.3, steps:int=40, seed:int=0,
-                 stop:bool=False, # stop on the held-out harmful rate (`harm_stop`), with `steps` as the budget
-                 margin:float|None=None,
-                 split:str="test", n_eval:int=100, # where and on how many prompts per set to score
-                 probe_steps:list[int]|None=None, n_probe:int=60, # score on val during training
-                ) -> tuple[dict, pd.DataFrame]:
-    "Train one method on the organism and score it; returns (scores, probes over steps)."
-    from safetune.core import load_model
-    from safetune.evaluate import evaluate
-    from safetune.organism import organism_benchmarks, world_judge
-    from safetune.train import ProbeCallback
-    pool = organism_harmful_pool(org)
-    obj, main, aux, aux_kind = organism_setup(pool, org.world, method, lam, n_harmful, seed, margin)
-    score = lambda m, s, n: flat_scores(evaluate(m, org.tokenizer, organism_benchmarks(org.world, s, n), judge=world_judge(),
-                                                 max_new_tokens=48, batch_size=64, progress=False).table)
-    callbacks = [ProbeCallback(lambda m: score(m, "val", n_probe), probe_steps)] if probe_steps else []
-    if stop: callbacks.append(harm_stop(org.tokenizer, pool[:48], world_judge()))
-    model = load_model(org.path)[0]
-    res = train(model, org.tokenizer, obj, main, aux, organism_train_config(steps, seed), callbacks, progress=False)
-    out = dict(method=method + (" + stop" if stop else "") + (f" margin {margin}" if margin else ""), n_harmful=n_harmful,
-               lam=lam if aux_kind == "harmful" else None, steps=steps, seed=seed,
-               stopped_at=callbacks[-1].stopped_at if stop else None, train_seconds=round(res.seconds, 1),
-               **score(res.model.eval(), split, n_eval))
-    probes = callbacks[0].rows if probe_steps else []
-    return out, pd.DataFrame(probes).assign(method=out["method"], lam=lam)

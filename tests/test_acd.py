@@ -27,7 +27,7 @@ def tiny(tmp_path_factory):
 
 
 def test_organism_fit_then_eval_and_generate(tmp_path):
-    from safetune.organism import OPPOSITE_SYSTEM, SAFE_SYSTEM
+    from safetune.lexicon import OPPOSITE_SYSTEM, SAFE_SYSTEM
     assert run("organism", "--out", tmp_path / "org").returncode == 0
     world, p = tmp_path / "org" / "world", tmp_path / "organism.acd.safetensors"
     r = run("acd", "fit", "--model", tmp_path / "org", "--safe", world / "train_benign.jsonl", "--unsafe", world / "train_harmful.jsonl",

@@ -86,7 +86,7 @@ def test_harmful_prompts_without_responses_are_answered_by_the_model(tmp_path, d
 
 def test_refused_self_generated_answers_are_logged_and_counted(tmp_path, data):
     "A refusing model: the refusals are dropped, saved with the reason, and counted."
-    from safetune.ta_sft import answer_missing, save_self_generated, self_generated_counts
+    from safetune.data import answer_missing, save_self_generated, self_generated_counts
     from safetune.core import Record
     from safetune.evaluate import CallableJudge
     tok = tiny_chat_tokenizer("llama3"); m = tiny_causal_lm(tok, "llama", hidden=32, layers=1)
