@@ -31,7 +31,8 @@ __all__ = ['PAPER_SAFE', 'PAPER_OPPOSITE', 'PARTITIONS', 'SYSTEM_KINDS', 'REFUSA
            'EmptyPartitionError', 'partition_of', 'anchor_data', 'partitions', 'placement', 'prompt_embeddings',
            'encode_with_slot', 'splice', 'position_ids', 'SoftPromptModel', 'OppositePromptLoss', 'SoftPromptCollator',
            'ACDConfig', 'fit_prompt', 'model_signature', 'OppositePrompts', 'fit_opposite_prompts', 'check_alpha',
-           'ContrastiveLogitsProcessor', 'acd_generate', 'ContrastiveDecoding', 'acd_baselines', 'acd_fit']
+           'ContrastiveLogitsProcessor', 'BranchInputs', 'acd_generate', 'ContrastiveDecoding', 'acd_baselines',
+           'acd_fit']
 
 # %% ../nbs/40_acd.ipynb #16e59611
 PAPER_SAFE = ("You are a helpful, respectful and honest assistant. Always answer as helpfully as possible, while being safe. "
@@ -370,64 +371,65 @@ def _branch_rows(tokenizer, records, prefills, prompt:Prompt, chat_template) -> 
     return [(ids, [0] * len(ids)) for ids in tokenizer(texts, add_special_tokens=False)["input_ids"]]
 
 def _left_pad(rows, pad_id:int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    "Left-pad (token ids, soft mask) rows: ids, attention mask and soft mask."
     T = max(len(ids) for ids, _ in rows)
     ids = torch.tensor([[pad_id] * (T - len(i)) + i for i, _ in rows])
     att = torch.tensor([[0] * (T - len(i)) + [1] * len(i) for i, _ in rows])
     soft = torch.tensor([[0] * (T - len(i)) + s for i, s in rows]).bool()
     return ids, att, soft                                                  # (R, T) each
 
-@torch.no_grad()
+@dataclass
+class BranchInputs:
+    "`generate`'s inputs for contrastive decoding: every prompt under each branch, safe rows first, as embeddings with soft prompts spliced in."
+    branches: list[Prompt] # the safe branch's prompt, then the adversarial one's (if it runs): soft prompt (n, d), system prompt or None
+    chat_template: str|None = None # overrides the tokenizer's template
+    def rows(self, tokenizer, records, prefills) -> list[list[tuple[list[int], list[int]]]]:
+        "Per branch, (token ids, soft mask) of every record; the records' own system prompts and responses are ignored."
+        recs = [replace(r, system=None, response=None) for r in records]
+        return [_branch_rows(tokenizer, recs, prefills, b, self.chat_template) for b in self.branches]
+    def lengths(self, model, tokenizer, records, prefills) -> list[int]:
+        "Each prompt's safe-branch length (the batching order), after refusing any whose longer branch leaves no room in the context."
+        rows = self.rows(tokenizer, records, prefills)
+        check_context(model, records, [max(len(r[i][0]) for r in rows) for i in range(len(records))])
+        return [len(ids) for ids, _ in rows[0]]
+    def __call__(self, model, tokenizer, records, prefills) -> dict:
+        "inputs_embeds and attention_mask of the B records under every branch: rows [0, B) the safe branch, [B, 2B) the adversarial one."
+        device, embed = next(model.parameters()).device, model.get_input_embeddings()
+        rows = [row for b in self.rows(tokenizer, records, prefills) for row in b]
+        ids, att, soft = (t.to(device) for t in _left_pad(rows, tokenizer.pad_token_id))   # (branches·B, T) each
+        emb = embed(ids)                                                  # (branches·B, T, d)
+        softs = [p.to(device) for p in self.branches if isinstance(p, torch.Tensor) for _ in records]
+        return dict(inputs_embeds=splice(emb, soft, softs) if softs else emb, attention_mask=att)
+
+# %% ../nbs/40_acd.ipynb #bfa70822
 def acd_generate(model, tokenizer, records:list[Record], # the prompts (responses and system prompts are ignored)
                  safe:Prompt, # the safe branch: soft prompt (n, d), manual system prompt, or None
                  adversarial:Prompt=None, # the adversarial branch (unused when alpha is 0)
                  alpha:float=0.5, # contrast strength
                  system:str|None=None, # must be None: the branches set the system prompt (kept for `evaluate`)
-                 prefills:list[str]|None=None, max_new_tokens:int=64, batch_size:int=16, do_sample:bool=False,
-                 temperature:float=1.0, top_p:float=1.0, num_samples:int=1, seed:int=0, chat_template:str|None=None,
-                 progress:bool=True,
+                 prefills:list[str]|None=None, max_new_tokens:int=64,
+                 batch_size:int=16, # rows per forward pass: each sample of a prompt is a row of its own
+                 do_sample:bool=False, temperature:float=1.0, top_p:float=1.0, num_samples:int=1, seed:int=0,
+                 chat_template:str|None=None, progress:bool=True,
                  plausibility:float=0.0, # adaptive plausibility constraint β (0: off, as in the paper)
-                 **generate_kwargs, # passed to `model.generate` (extra `logits_processor`s run before the contrast)
+                 **generate_kwargs, # passed to `generate` (extra `logits_processor`s run before the contrast)
                 ) -> list[Generation]:
-    "Contrastive decoding ℓ_SP − α·ℓ_AP, both branches as one batch with their own KV caches; one `Generation` per record and sample."
+    "Contrastive decoding ℓ_SP − α·ℓ_AP: `generate` with `BranchInputs` and a `ContrastiveLogitsProcessor`; one `Generation` per record and sample."
     if system is not None: raise ValueError("acd_generate: the branches set the system prompt; pass it as safe=/adversarial=, not system=")
     check_decoding(max_new_tokens, batch_size, temperature, top_p, num_samples)
     alpha, d = check_alpha(alpha), model.get_input_embeddings().embedding_dim
     for name, p in (("safe", safe), ("adversarial", adversarial)):
         if isinstance(p, torch.Tensor) and (p.ndim != 2 or p.shape[1] != d):
             raise ValueError(f"the {name} soft prompt is {tuple(p.shape)}, but this model needs (n, {d})")
-    ensure_pad_token(tokenizer)
     prefills = list(prefills) if prefills is not None else [""] * len(records)
     if len(prefills) != len(records): raise ValueError(f"{len(prefills)} prefills for {len(records)} records")
-    recs = [replace(r, system=None, response=None) for r in records for _ in range(num_samples)]   # one row per sample
-    pfs = [p for p in prefills for _ in range(num_samples)]
-    branches = [safe] + ([adversarial] if alpha > 0 else [])
-    rows = [_branch_rows(tokenizer, recs, pfs, b, chat_template) for b in branches]
-    check_context(model, recs, [max(len(r[i][0]) for r in rows) for i in range(len(recs))])   # the longer branch of each prompt
-    order = sorted(range(len(recs)), key=lambda i: -len(rows[0][i][0]))   # longest first: an out-of-memory error shows early
-    device, embed = next(model.parameters()).device, model.get_input_embeddings()
-    extra = list(generate_kwargs.pop("logits_processor", None) or [])
-    if alpha > 0:
-        kw = dict(do_sample=False)                                        # the processor picks (or samples) the token
-    else:
-        kw = dict(do_sample=do_sample, temperature=temperature if do_sample else None, top_p=top_p if do_sample else None)
-    seed_everything(seed)
-    stops, out = stop_token_ids(model, tokenizer), [None] * len(recs)
-    was_training = model.training; model.eval()
-    for s in tqdm(range(0, len(order), batch_size), desc="acd generate", disable=not progress, leave=False):
-        idx = order[s:s + batch_size]
-        ids, att, soft = (t.to(device) for t in _left_pad([rows[b][i] for b in range(len(branches)) for i in idx], tokenizer.pad_token_id))
-        emb = embed(ids)                                                  # (branches·B, T, d)
-        softs = [p.to(device) for p in branches if isinstance(p, torch.Tensor) for _ in idx]
-        if softs: emb = splice(emb, soft, softs)
-        procs = extra + ([ContrastiveLogitsProcessor(alpha, do_sample, temperature, top_p, plausibility)] if alpha > 0 else [])
-        seqs = model.generate(inputs_embeds=emb, attention_mask=att, max_new_tokens=max_new_tokens, pad_token_id=tokenizer.pad_token_id,
-                              eos_token_id=stops, logits_processor=LogitsProcessorList(procs), **kw, **generate_kwargs)
-        for j, i in enumerate(idx):                                       # rows [0, B): the safe branch
-            t = _strip_trailing(seqs[j].tolist(), tokenizer.pad_token_id, stops)
-            out[i] = Generation(records[i // num_samples], tokenizer.decode(t, skip_special_tokens=True).strip(),
-                                tokenizer.decode(t, skip_special_tokens=False), pfs[i], i % num_samples)
-    model.train(was_training)
-    return out
+    procs = list(generate_kwargs.pop("logits_processor", None) or [])
+    if alpha > 0: procs.append(ContrastiveLogitsProcessor(alpha, do_sample, temperature, top_p, plausibility))   # it picks (or samples) the token
+    gens = generate(model, tokenizer, [r for r in records for _ in range(num_samples)], prefills=[p for p in prefills for _ in range(num_samples)],
+                    max_new_tokens=max_new_tokens, batch_size=batch_size, do_sample=do_sample and alpha == 0, temperature=temperature,
+                    top_p=top_p, seed=seed, progress=progress, inputs=BranchInputs([safe] + ([adversarial] if alpha > 0 else []), chat_template),
+                    logits_processor=LogitsProcessorList(procs), **generate_kwargs)
+    return [replace(g, sample=i % num_samples) for i, g in enumerate(gens)]   # one row per sample: number them
 
 @dataclass
 class ContrastiveDecoding:

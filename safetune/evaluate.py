@@ -21,10 +21,10 @@ from .core import ChatCollator, Record, check_arg, encode_records, ensure_pad_to
 
 # %% auto #0
 __all__ = ['REFUSAL', 'REFUSAL_TEXTS', 'REFUSAL_PREFIXES', 'REFUSAL_PHRASES', 'JUDGES', 'JAILBREAK_TEMPLATES', 'Generation',
-           'stop_token_ids', 'check_decoding', 'context_length', 'check_context', 'generate', 'Verdict', 'Judge',
-           'is_degenerate', 'RefusalJudge', 'CallableJudge', 'ClassifierJudge', 'parse_safe_unsafe', 'parse_ab',
-           'GuardJudge', 'FlagJudge', 'register_judge', 'make_judge', 'bootstrap_ci', 'ci_method', 'rate_ci',
-           'normalise_answer', 'exact_match', 'response_perplexity', 'PrefillAttack', 'SamplingAttack',
+           'stop_token_ids', 'check_decoding', 'context_length', 'check_context', 'PromptInputs', 'generate', 'Verdict',
+           'Judge', 'is_degenerate', 'RefusalJudge', 'CallableJudge', 'ClassifierJudge', 'parse_safe_unsafe',
+           'parse_ab', 'GuardJudge', 'FlagJudge', 'register_judge', 'make_judge', 'bootstrap_ci', 'ci_method',
+           'rate_ci', 'normalise_answer', 'exact_match', 'response_perplexity', 'PrefillAttack', 'SamplingAttack',
            'TemplateAttack', 'Benchmark', 'EvalResult', 'evaluate', 'plot_rates', 'plot_harm_vs_utility']
 
 # %% ../nbs/03_evaluate.ipynb #e211039f
@@ -68,6 +68,26 @@ def check_context(model, records:Sequence[Record], lengths:Sequence[int]):
         raise ValueError(f"{len(over)} of {len(lengths)} prompts do not fit the model's context of {n_ctx} tokens (the longest has "
                          f"{max(lengths[i] for i in over)} tokens with the chat template; first: {first}); shorten or drop them")
 
+# %% ../nbs/03_evaluate.ipynb #b17f7d5c
+@dataclass
+class PromptInputs:
+    "`generate`'s default model inputs: every prompt rendered by the chat template (`format_prompt`), as left-padded token ids."
+    system: str|None = None # a system prompt for every record (overrides `record.system`)
+    chat_template: str|None = None # overrides the tokenizer's template
+    def texts(self, tokenizer, records:Sequence[Record], prefills:Sequence[str]) -> list[str]:
+        "The rendered prompts, each ending with its prefill."
+        return [format_prompt(tokenizer, r, self.system, p, self.chat_template) for r, p in zip(records, prefills)]
+    def lengths(self, model, tokenizer, records:Sequence[Record], prefills:Sequence[str]) -> list[int]:
+        "Each prompt's length in tokens (the batching order), after refusing any that leaves no room in the context (`check_context`)."
+        lengths = [len(tokenizer(t, add_special_tokens=False)["input_ids"]) for t in self.texts(tokenizer, records, prefills)]
+        check_context(model, records, lengths)
+        return lengths
+    def __call__(self, model, tokenizer, records:Sequence[Record], prefills:Sequence[str]) -> dict:
+        "One batch's `model.generate` inputs on the model's device: input_ids and attention_mask, (B, T) each, padded on the left."
+        enc = tokenizer(self.texts(tokenizer, records, prefills), return_tensors="pt", padding=True, padding_side="left",
+                        add_special_tokens=False).to(next(model.parameters()).device)
+        return dict(enc)
+
 # %% ../nbs/03_evaluate.ipynb #f05e3946
 @torch.no_grad()
 def generate(model:PreTrainedModel, # any causal LM
@@ -85,31 +105,32 @@ def generate(model:PreTrainedModel, # any causal LM
              chat_template:str|None=None, # overrides the tokenizer's template
              progress:bool=True, # show a progress bar
              sort_by_length:bool=True, # batch longest prompts first; False keeps the given order (stateful logits processors)
+             inputs:PromptInputs|None=None, # a batch's model inputs (see `PromptInputs`); None: `PromptInputs(system, chat_template)`
              **generate_kwargs, # passed to `model.generate` (e.g. `logits_processor`, `stopping_criteria`)
             ) -> list[Generation]:
     "Answer `records` in left-padded batches with `model.generate`; returns one `Generation` per record and sample."
     check_decoding(max_new_tokens, batch_size, temperature, top_p, num_samples)
     ensure_pad_token(tokenizer)
+    if inputs is None: inputs = PromptInputs(system, chat_template)
+    elif system is not None or chat_template is not None:
+        raise ValueError("generate: with inputs=, give the system prompt and chat template to the inputs, not beside them")
     prefills = list(prefills) if prefills is not None else [""] * len(records)
     if len(prefills) != len(records): raise ValueError(f"{len(prefills)} prefills for {len(records)} records")
-    texts = [format_prompt(tokenizer, r, system, p, chat_template) for r, p in zip(records, prefills)]
-    lengths = [len(tokenizer(t, add_special_tokens=False)["input_ids"]) for t in texts]
-    check_context(model, records, lengths)                         # before generating anything
-    order = sorted(range(len(texts)), key=lambda i: -lengths[i]) if sort_by_length else list(range(len(texts)))  # longest first: an out-of-memory error shows early
-    device = next(model.parameters()).device
+    lengths = inputs.lengths(model, tokenizer, records, prefills)   # checks the context before generating anything
+    order = sorted(range(len(records)), key=lambda i: -lengths[i]) if sort_by_length else list(range(len(records)))  # longest first: an out-of-memory error shows early
     seed_everything(seed)
     stops = stop_token_ids(model, tokenizer)
-    out: list[Generation|None] = [None] * (len(texts) * num_samples)
+    out: list[Generation|None] = [None] * (len(records) * num_samples)
     was_training = model.training; model.eval()
     for s in tqdm(range(0, len(order), batch_size), desc="generate", disable=not progress, leave=False):
         idx = order[s:s + batch_size]
-        enc = tokenizer([texts[i] for i in idx], return_tensors="pt", padding=True, padding_side="left",
-                        add_special_tokens=False).to(device)
-        seqs = model.generate(**enc, max_new_tokens=max_new_tokens, do_sample=do_sample,
+        kw = inputs(model, tokenizer, [records[i] for i in idx], [prefills[i] for i in idx])
+        seqs = model.generate(**kw, max_new_tokens=max_new_tokens, do_sample=do_sample,
                               temperature=temperature if do_sample else None, top_p=top_p if do_sample else None,
                               num_return_sequences=num_samples, pad_token_id=tokenizer.pad_token_id,
                               eos_token_id=stops, **generate_kwargs)
-        new = seqs[:, enc["input_ids"].shape[1]:]                     # (B*num_samples, new_tokens)
+        start = kw["input_ids"].shape[1] if "input_ids" in kw else 0    # given ids, `model.generate` returns them before the new tokens
+        new = seqs[:len(idx) * num_samples, start:]                     # (B*num_samples, new_tokens): rows the inputs stacked after them are not read
         for j, ids in enumerate(new.tolist()):
             i, k = idx[j // num_samples], j % num_samples
             ids = _strip_trailing(ids, tokenizer.pad_token_id, stops)
