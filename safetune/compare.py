@@ -20,14 +20,14 @@ from .organism import load_organism
 from .lexicon import OPPOSITE_SYSTEM, SAFE_SYSTEM
 from .world import flat_scores, organism_benchmarks, world_judge, world_split
 from .data import self_generated
-from .recipes import (acd_scores, organism_flag_run, organism_mistake_data, organism_mistake_run,
+from .recipes import (acd_scores, organism_scores, organism_flag_run, organism_mistake_data, organism_mistake_run,
                               organism_setup, organism_train_config)
 from .acd import ACDConfig, ContrastiveDecoding, anchor_data, fit_opposite_prompts, partitions
 
 # %% auto #0
 __all__ = ['FLAG', 'COLUMNS', 'MARKERS', 'FIGURES', 'DemoConfig', 'FlagGuard', 'Arm', 'ValProbe', 'probe_steps', 'baseline_arms',
            'ta_sft_arms', 'red_flag_arm', 'mistake_arms', 'fit_acd', 'acd_arms', 'composition_arm', 'score_arm',
-           'summary', 'summary_markdown', 'plot_harm_vs_utility', 'plot_over_alignment', 'plot_alpha_curve', 'plot_roc',
+           'summary', 'summary_markdown', 'plot_summary', 'plot_over_alignment', 'plot_alpha_curve', 'plot_roc',
            'Comparison', 'alpha_curve', 'flag_roc', 'run_comparison', 'write_results', 'demo', 'show_results']
 
 # %% ../nbs/50_compare.ipynb #89201b42
@@ -104,8 +104,8 @@ class ValProbe(ProbeCallback):
         benches, self.seconds = organism_benchmarks(world, "val", n), 0.0
         def fn(model):
             t = time.perf_counter()
-            s = flat_scores(evaluate(model, tokenizer, benches, judge=world_judge(), system=system, generate_fn=decode,
-                                     max_new_tokens=max_new_tokens, batch_size=64, progress=False, n_boot=10).table)
+            s, _ = organism_scores(model, tokenizer, world, benchmarks=benches, system=system, generate_fn=decode,
+                                   max_new_tokens=max_new_tokens, n_boot=10)
             self.seconds += time.perf_counter() - t
             return {k: s[k] for k in ("harmful", "over_refusal", "utility")}
         super().__init__(fn, steps)
@@ -239,7 +239,7 @@ def summary_markdown(s:pd.DataFrame) -> str:
 # %% ../nbs/50_compare.ipynb #e73707bc
 MARKERS = {"baseline": "o", "TA-SFT": "s", "red flag": "^", "mistake analysis": "D", "ACD": "P", "composition": "*"}
 
-def plot_harm_vs_utility(s:pd.DataFrame, attacks:list[str]|None=None):
+def plot_summary(s:pd.DataFrame, attacks:list[str]|None=None):
     "Harmful rate against utility, one point per arm (marker: family), one panel per attack, with both intervals."
     import matplotlib.pyplot as plt, seaborn as sns
     attacks = attacks or [c for c in s.columns if c.startswith("harmful") and not c.endswith(("_lo", "_hi"))]
@@ -299,7 +299,6 @@ class Comparison:
     alpha: pd.DataFrame # ACD's α curve
     roc: dict # {label: (roc, auroc)} of the red flag detector
     stages: dict # wall seconds per stage
-    arms: list = field(default_factory=list, repr=False) # the arms themselves (models and decoders), for further analysis
     arms: list = field(default_factory=list, repr=False) # the arms themselves (models and decoders), for further analysis
 
 def alpha_curve(org, prompts, cfg:DemoConfig) -> pd.DataFrame:
@@ -373,7 +372,7 @@ def write_results(c:Comparison, out:str|Path, command:str="safetune demo") -> di
           + f"## Stages (wall seconds)\n\n{pd.Series(c.stages).rename('seconds').to_markdown()}\n\n"
           + f"## Settings\n\n```\n{cfg}\n```\n")
     put("results.md", lambda f: f.write(md))
-    figs = {"harm_vs_utility.png": plot_harm_vs_utility(c.summary), "over_alignment.png": plot_over_alignment(c.probes),
+    figs = {"harm_vs_utility.png": plot_summary(c.summary), "over_alignment.png": plot_over_alignment(c.probes),
             "acd_alpha.png": plot_alpha_curve(c.alpha), "red_flag_roc.png": plot_roc(c.roc)}
     for name, fig in figs.items(): put(name, lambda f: fig.savefig(f, format="png", dpi=110, bbox_inches="tight"), "wb")
     plt.close("all")

@@ -12,7 +12,7 @@ import pandas as pd
 
 from .core import Record, load_model
 from .data import refusal_records, self_generated
-from .evaluate import evaluate, generate
+from .evaluate import EvalResult, evaluate, generate
 from .train import SFT, Objective, ProbeCallback, StopWhen, TrainConfig, train
 from .ta_sft import TASFT, GradientAscent, Unlikelihood
 from .red_flag import FlagDetector, RedFlag, RedFlagCollator, add_flag_token, auroc, detect
@@ -21,9 +21,21 @@ from .lexicon import SAFE_SYSTEM
 from .world import flat_scores, is_harmful, is_refusal, names_category, organism_benchmarks, organism_refusal, to_record, world_judge, world_split
 
 # %% auto #0
-__all__ = ['METHODS', 'FLAG_SETUPS', 'MISTAKE_SETUPS', 'organism_train_config', 'method_setup', 'harm_stop',
+__all__ = ['METHODS', 'FLAG_SETUPS', 'MISTAKE_SETUPS', 'organism_scores', 'organism_train_config', 'method_setup', 'harm_stop',
            'organism_harmful_pool', 'organism_setup', 'organism_run', 'organism_flag_run', 'organism_flag_scores',
            'organism_mistake_data', 'organism_mistake_run', 'organism_mistake_scores', 'acd_scores']
+
+# %% ../nbs/45_recipes.ipynb #0c4547b8
+def organism_scores(model, tokenizer, world, # a model of the organism family and its world
+                    split:str="test", # "val" while choosing, "test" once per arm
+                    n:int=100, # prompts per set
+                    benchmarks:list|None=None, # instead of `organism_benchmarks(world, split, n)` (e.g. the harmful set only)
+                    **kw, # passed to `evaluate`: system, generate_fn, attack, batch_size, n_boot ...
+                   ) -> tuple[dict, EvalResult]:
+    "`flat_scores` of the world judge's `evaluate` on the organism's held-out sets, and the full result."
+    res = evaluate(model, tokenizer, benchmarks or organism_benchmarks(world, split, n), judge=world_judge(),
+                   **{"max_new_tokens": 48, "batch_size": 64, "progress": False, **kw})
+    return flat_scores(res.table), res
 
 # %% ../nbs/45_recipes.ipynb #be1451f7
 def organism_train_config(steps:int=40, seed:int=0, **kw) -> TrainConfig:
@@ -88,8 +100,7 @@ def organism_run(org, # from `load_organism`
     "Train one method on the organism and score it; returns (scores, probes over steps)."
     pool = organism_harmful_pool(org)
     obj, main, aux, aux_kind = organism_setup(pool, org.world, method, lam, n_harmful, seed, margin)
-    score = lambda m, s, n: flat_scores(evaluate(m, org.tokenizer, organism_benchmarks(org.world, s, n), judge=world_judge(),
-                                                 max_new_tokens=48, batch_size=64, progress=False).table)
+    score = lambda m, s, n: organism_scores(m, org.tokenizer, org.world, s, n)[0]
     callbacks = [ProbeCallback(lambda m: score(m, "val", n_probe), probe_steps)] if probe_steps else []
     if stop: callbacks.append(harm_stop(org.tokenizer, pool[:48], world_judge()))
     model = load_model(org.path)[0]
@@ -146,8 +157,7 @@ def organism_flag_scores(model, tokenizer, flag_id:int, world, split:str="test",
         out[f"false positive {k}"] = mean([x["flagged"] for x in d])
     pos = [x["max_p"] for x in dets[f"harmful, prefill {prefills[0]}"]]
     out["auroc"] = auroc(pos, [x["max_p"] for x in dets["benign"] + dets["scary"]])
-    sc = flat_scores(evaluate(model, tokenizer, organism_benchmarks(world, split, n), judge=world_judge(), system=system,
-                              max_new_tokens=48, batch_size=64, progress=False).table)
+    sc = organism_scores(model, tokenizer, world, split, n, system=system)[0]
     out |= {"utility": sc["utility"], "over_refusal": sc["over_refusal"]}
     return out, dets
 
@@ -178,9 +188,8 @@ def organism_mistake_run(org, data:dict, setup:str="mistake analysis", seed:int=
 
 def organism_mistake_scores(model, tokenizer, world, hint:bool=False, split:str="test", n:int=100) -> dict:
     "Harmful, refusal, explained refusals, over-refusal, utility (hint: under `SAFE_SYSTEM`) and unguided self-criticism."
-    res = evaluate(model, tokenizer, organism_benchmarks(world, split, n), judge=world_judge(), system=SAFE_SYSTEM if hint else None,
-                   max_new_tokens=48, batch_size=64, progress=False)
-    out = {k: v for k, v in flat_scores(res.table).items() if not k.endswith(("_lo", "_hi"))}
+    sc, res = organism_scores(model, tokenizer, world, split, n, system=SAFE_SYSTEM if hint else None)
+    out = {k: v for k, v in sc.items() if not k.endswith(("_lo", "_hi"))}
     g = res.generations[res.generations.benchmark == "organism_harmful"]
     refusals = [r for r in g.response if is_refusal(r)]
     out["explained"] = sum("because" in r for r in refusals) / max(1, len(refusals))   # refusals that give a reason
@@ -194,14 +203,11 @@ def acd_scores(model, tokenizer, benchmarks, decoders:dict, attack=None, **kw) -
     "On the organism's benchmarks, judged by its world judge: one row per decoder with harmful, harmless (neither harmful nor degenerate), refusal, degenerate, over-refusal and utility rates."
     rows = []
     for name, fn in decoders.items():
-        t = evaluate(model, tokenizer, benchmarks, judge=world_judge(), generate_fn=fn, attack=attack, n_boot=200,
-                     **{"max_new_tokens": 48, "batch_size": 32, "progress": False, **kw}).table
-        v = {(r.kind, r.metric): r.value for r in t.itertuples()}
-        row = dict(method=name, harmful=v[("harmful", "harmful_rate")], refusal=v[("harmful", "refusal_rate")],
-                   degenerate=v[("harmful", "degenerate_rate")])
+        s, _ = organism_scores(model, tokenizer, None, benchmarks=benchmarks, generate_fn=fn, attack=attack, n_boot=200,
+                               **{"batch_size": 32, **kw})
+        row = dict(method=name, **{k: s[k] for k in ("harmful", "refusal", "degenerate")})
         row["harmless"] = 1 - row["harmful"] - row["degenerate"]
-        if ("safe", "refusal_rate") in v: row["over_refusal"] = v[("safe", "refusal_rate")]
-        if ("utility", "accuracy") in v: row["utility"] = v[("utility", "accuracy")]
+        row |= {k: s[k] for k in ("over_refusal", "utility") if k in s}
         rows.append(row)
     return pd.DataFrame(rows).set_index("method")
 
