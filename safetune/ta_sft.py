@@ -307,20 +307,21 @@ def train_ta_sft(model:str, # local HF model directory (or hub id)
     m, tok = load_model(model, chat_template=chat_template)
     log = []
     harm = answer_missing(m, tok, harm, progress and is_main_process(), log=log)   # every process answers alike; one bar
-    res = train(m, tok, objective, main, harm, cfg, progress=progress)
-    meta = dict(method="ta-sft", objective=repr(objective), config=vars(cfg), base_model=str(model), sft=str(sft),
+    res = train(m, tok, objective, main, harm, cfg, progress=progress, inplace=True)
+    meta = dict(method="ta-sft", objective=repr(objective), config=cfg.to_dict(), base_model=str(model), sft=str(sft),
                 harmful=str(harmful), n_sft=len(main), n_harmful=len(harm), self_generated=self_generated_counts(log),
                 train_seconds=round(res.seconds, 1), processes=res.processes,
                 final=res.history.iloc[-1].to_dict() if len(res.history) else {})
     saved = save_self_generated(log, out)                         # into out/data, which the save carries over
-    save_model(res.model, tok, out, meta, res.history, keep=("data",) if saved else ())
+    save_model(res.model, tok, out, meta, res.history, keep=("data",) if saved else (), merge=cfg.merge_adapter)
     return meta
 
 # %% ../nbs/11_ta_sft.ipynb #be1451f7
 def organism_train_config(steps:int=40, seed:int=0, **kw) -> TrainConfig:
     "The training set-up of the organism experiments (full fine-tuning; see the prose above)."
-    return TrainConfig(**{**dict(steps=steps, batch_size=16, aux_batch_size=4, lr=3e-4, lora=False, max_length=128,
-                                 scheduler="constant_with_warmup", warmup_ratio=0.05, logging_steps=10, seed=seed), **kw})
+    return TrainConfig(**{**dict(max_steps=steps, per_device_train_batch_size=16, aux_batch_size=4, learning_rate=3e-4, lora=False,
+                                 max_length=128, lr_scheduler_type="constant_with_warmup", warmup_steps=0.05, logging_steps=10,
+                                 seed=seed), **kw})
 
 METHODS = ("SFT", "SFT + refusals", "gradient ascent", "unlikelihood", "TA-SFT onehot", "TA-SFT soft", "contrastive")
 
