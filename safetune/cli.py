@@ -12,7 +12,7 @@ from pathlib import Path
 
 # %% auto #0
 __all__ = ['data_summary', 'demo_records', 'foundation_demo', 'write_organism', 'run_eval', 'acd_answer', 'add_config_args',
-           'config_from_args', 'main']
+           'config_from_args', 'add_train_args', 'train_config_from_args', 'main']
 
 # %% ../nbs/90_cli.ipynb #e53c1a27
 def data_summary(path:str, # a benchmark file (XSTest: optionally with a `:safe`/`:unsafe`/`:all` selector) or dataset id
@@ -207,19 +207,50 @@ def acd_answer(model:str, # local model directory or hub id
                         do_sample=do_sample, temperature=temperature, top_p=top_p, seed=seed, progress=progress, plausibility=plausibility)
 
 # %% ../nbs/90_cli.ipynb #a81f540d
-def add_config_args(parser:argparse.ArgumentParser, cls) -> argparse.ArgumentParser:
-    "One `--flag` per dataclass field of `cls`, with its default and help text (booleans as --x/--no-x)."
+def _flag_fields(cls) -> list:
+    "The fields that become flags: all of `cls`'s, or for a `TrainingArguments` subclass its own and those in `cls.cli_fields`."
     import dataclasses
-    for f in dataclasses.fields(cls):
-        flag, help_ = "--" + f.name.replace("_", "-"), f"{f.metadata.get('help', '')} (default: {f.default})"
-        if f.type in (bool, "bool"): parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=f.default, help=help_)
-        else: parser.add_argument(flag, type=type(f.default), default=f.default, help=help_)
+    fs = dataclasses.fields(cls)
+    base = next((b for b in cls.__mro__ if b.__name__ == "TrainingArguments"), None)
+    if base is None: return list(fs)
+    inherited = {f.name for f in dataclasses.fields(base)}
+    return [f for f in fs if f.name not in inherited or f.name in cls.cli_fields]
+
+def _flag_type(f, default):
+    "What a flag's text is parsed as: the first of bool/float/int named in the field's annotation, else the default's type, else str."
+    import re
+    t = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", None) or str(f.type)   # `int`, "float", `int | None` ...
+    return next((c for c in (bool, float, int) if re.search(rf"\b{c.__name__}\b", t)), str if default is None else type(default))
+
+def add_config_args(parser:argparse.ArgumentParser, cls) -> argparse.ArgumentParser:
+    "One `--flag` per field of `cls` (`_flag_fields`), with its default and help text (booleans as --x/--no-x); `cls.flag_aliases` adds old spellings."
+    import dataclasses
+    for f in _flag_fields(cls):
+        default = f.default_factory() if f.default is dataclasses.MISSING else f.default
+        flags = ["--" + n.replace("_", "-") for n in (f.name, *getattr(cls, "flag_aliases", {}).get(f.name, ()))]
+        kw, typ = dict(dest=f.name, default=default, help=f"{f.metadata.get('help', '')} (default: {default})"), _flag_type(f, default)
+        if typ is bool: parser.add_argument(*flags, action=argparse.BooleanOptionalAction, **kw)
+        else: parser.add_argument(*flags, type=typ, **kw)
     return parser
 
 def config_from_args(cls, args:argparse.Namespace):
     "Build `cls` from the parsed flags that `add_config_args` added."
-    import dataclasses
-    return cls(**{f.name: getattr(args, f.name) for f in dataclasses.fields(cls)})
+    return cls(**{f.name: getattr(args, f.name) for f in _flag_fields(cls)})
+
+def add_train_args(parser:argparse.ArgumentParser) -> argparse.ArgumentParser:
+    "`TrainConfig`'s flags, and `--warmup-ratio`: the earlier spelling of a fractional `--warmup-steps`."
+    from safetune.train import TrainConfig
+    add_config_args(parser, TrainConfig)
+    parser.add_argument("--warmup-ratio", type=float, default=None, help="linear warm-up as a fraction of --max-steps, in [0, 1); "
+                        "sets --warmup-steps (default: that flag's)")
+    return parser
+
+def train_config_from_args(args:argparse.Namespace):
+    "`TrainConfig` from the flags of `add_train_args` (`--warmup-ratio`, when given, checked and passed as `warmup_steps`)."
+    from safetune.core import check_arg
+    from safetune.train import TrainConfig
+    if args.warmup_ratio is not None: args.warmup_steps = check_arg("warmup_ratio", args.warmup_ratio, 0, 1, hi_open=True)
+    return config_from_args(TrainConfig, args)
 
 # %% ../nbs/90_cli.ipynb #9fe3afc8
 _TEMPLATE_HELP = ("a Jinja chat-template file, for a model without a chat template (a base model); it replaces the "
@@ -318,7 +349,7 @@ def _parser() -> argparse.ArgumentParser:
     ta.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True, help="progress bars")
     ta.add_argument("--chat-template", default=None, metavar="FILE", help=_TEMPLATE_HELP)
     ta.add_argument("--overwrite", action="store_true", help=_OVERWRITE_HELP)
-    add_config_args(ta, TrainConfig)
+    add_train_args(ta)
     rf = tm.add_parser("red-flag", help="the red flag token: emitted when harmful content is imminent",
                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     rf.add_argument("--model", required=True, help="local Hugging Face model directory (or hub id)")
@@ -336,7 +367,7 @@ def _parser() -> argparse.ArgumentParser:
     rf.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True, help="progress bars")
     rf.add_argument("--chat-template", default=None, metavar="FILE", help=_TEMPLATE_HELP)
     rf.add_argument("--overwrite", action="store_true", help=_OVERWRITE_HELP)
-    add_config_args(rf, TrainConfig)
+    add_train_args(rf)
     ma = tm.add_parser("mistakes", help="mistake analysis: induce, analyse, build the corpus, train (plain SFT)",
                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     ma.add_argument("--model", required=True, help="local Hugging Face model directory (or hub id)")
@@ -356,7 +387,7 @@ def _parser() -> argparse.ArgumentParser:
     ma.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True, help="progress bars")
     ma.add_argument("--chat-template", default=None, metavar="FILE", help=_TEMPLATE_HELP)
     ma.add_argument("--overwrite", action="store_true", help=_OVERWRITE_HELP)
-    add_config_args(ma, TrainConfig)
+    add_train_args(ma)
     c = sub.add_parser("data", help="load a benchmark file and summarise it (checks the format)")
     c.add_argument("path", help="a benchmark file (CSV, JSONL, JSON; XSTest optionally with :safe, :unsafe or :all) "
                    "or a Hugging Face dataset id")
@@ -417,7 +448,7 @@ def main(argv:list[str]|None=None) -> int:
             from safetune.ta_sft import TASFT, train_ta_sft
             from safetune.train import TrainConfig, is_main_process
             meta = train_ta_sft(a.model, a.sft, a.harmful, a.out, a.n_harmful, TASFT(a.lam, a.target, a.embedding, a.margin),
-                                config_from_args(TrainConfig, a), progress=a.progress, chat_template=a.chat_template, overwrite=a.overwrite)
+                                train_config_from_args(a), progress=a.progress, chat_template=a.chat_template, overwrite=a.overwrite)
             last = ", ".join(f"{k} {v:.4g}" for k, v in meta["final"].items() if k in ("step", "ce", "emd"))
             if is_main_process():                                    # one summary under `accelerate launch`
                 print(f"trained {meta['objective']} on {meta['n_sft']} SFT + {meta['n_harmful']} harmful records in "
@@ -427,7 +458,7 @@ def main(argv:list[str]|None=None) -> int:
             from safetune.train import TrainConfig, is_main_process
             meta = train_red_flag(a.model, a.harmful, a.benign, a.out, a.flag, a.reuse_flag,
                                   dict(alpha_rf=a.alpha_rf, alpha_harm=a.alpha_harm, alpha_benign=a.alpha_benign, rf_loss=a.rf_loss),
-                                  a.k, a.fixed, config_from_args(TrainConfig, a), progress=a.progress, chat_template=a.chat_template, overwrite=a.overwrite)
+                                  a.k, a.fixed, train_config_from_args(a), progress=a.progress, chat_template=a.chat_template, overwrite=a.overwrite)
             if is_main_process():
                 print(f"trained the red flag {meta['flag']!r} (id {meta['flag_id']}) on {meta['n_benign']} benign + "
                       f"{meta['n_harmful']} harmful records in {meta['train_seconds']} s\nwrote {a.out}; evaluate with "
@@ -436,7 +467,7 @@ def main(argv:list[str]|None=None) -> int:
             from safetune.mistakes import MistakeTemplates, train_mistakes
             from safetune.train import TrainConfig
             meta = train_mistakes(a.model, a.harmful, a.sft, a.out, a.generator, a.judge, a.templates, a.safe_system, a.ratio, a.safe_responses,
-                                  a.analyses, config_from_args(TrainConfig, a), a.seed, a.progress, a.chat_template, overwrite=a.overwrite)
+                                  a.analyses, train_config_from_args(a), a.seed, a.progress, a.chat_template, overwrite=a.overwrite)
             c = meta["counts"]
             print(f"{c['mistakes']} harmful answers of {c['red_team']} red-team prompts, {c['analyses_kept']} analyses kept "
                   f"(dropped: {c['dropped'] or 'none'}), {c['safe_responses']} safe answers; trained in {meta['train_seconds']} s\n"

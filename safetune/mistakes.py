@@ -276,16 +276,16 @@ def train_mistakes(model:str, # local HF model directory (or hub id)
     save_jsonl(main + aux, data/"corpus.jsonl")
     if analyses and not aux: raise ValueError(f"no usable analysis: all {len(ana)} were filtered "
                                               f"({', '.join(sorted({a.meta['dropped'] for a in ana}))})")
-    cfg = replace(cfg, aux_batch_size=max(1, round(cfg.batch_size * ratio)) if aux else 0, seed=seed)
-    res = train(m, tok, SFT(), main, aux, cfg, progress=progress)
+    cfg = replace(cfg, aux_batch_size=max(1, round(cfg.per_device_train_batch_size * ratio)) if aux else 0, seed=seed)
+    res = train(m, tok, SFT(), main, aux, cfg, progress=progress, inplace=True)
     counts = dict(red_team=len(red), mistakes=sum(r.meta["kept"] for r in mistakes), analysed=len(ana),
                   analyses_kept=len(aux), dropped={k: sum(a.meta.get("dropped") == k for a in ana) for k in
                                                    sorted({a.meta.get("dropped") for a in ana} - {None})},
                   safe_responses=sum(r.meta["kept"] for r in safe), sft=len(helpful))
     meta = dict(method="mistake-analysis" if analyses else "sft-safe-responses", base_model=str(model),
                 generator=str(generator or model), judge=j.name, templates=vars(templates), ratio=ratio, counts=counts,
-                harmful=str(harmful), sft=str(sft), config=vars(cfg), train_seconds=round(res.seconds, 1))
-    save_model(merged(res.model), tok, out, meta, res.history, keep=("data",))
+                harmful=str(harmful), sft=str(sft), config=cfg.to_dict(), train_seconds=round(res.seconds, 1))
+    save_model(res.model, tok, out, meta, res.history, keep=("data",), merge=cfg.merge_adapter)
     return meta
 
 # %% ../nbs/30_mistakes.ipynb #8e47820f

@@ -40,8 +40,9 @@ def organism_scores(model, tokenizer, world, # a model of the organism family an
 # %% ../nbs/45_recipes.ipynb #be1451f7
 def organism_train_config(steps:int=40, seed:int=0, **kw) -> TrainConfig:
     "The training set-up of the organism experiments (full fine-tuning; see the prose above)."
-    return TrainConfig(**{**dict(steps=steps, batch_size=16, aux_batch_size=4, lr=3e-4, lora=False, max_length=128,
-                                 scheduler="constant_with_warmup", warmup_ratio=0.05, logging_steps=10, seed=seed), **kw})
+    return TrainConfig(**{**dict(max_steps=steps, per_device_train_batch_size=16, aux_batch_size=4, learning_rate=3e-4, lora=False,
+                                 max_length=128, lr_scheduler_type="constant_with_warmup", warmup_steps=0.05, logging_steps=10,
+                                 seed=seed), **kw})
 
 METHODS = ("SFT", "SFT + refusals", "gradient ascent", "unlikelihood", "TA-SFT onehot", "TA-SFT soft", "contrastive")
 
@@ -128,8 +129,8 @@ def organism_flag_run(org, # from `load_organism`
     ft = add_flag_token(model, tok, flag, reuse=True)
     benign = world_split(w, "train", "benign", 1500) + world_split(w, "train", "borderline", 500)
     harmful = world_split(w, "train", "harmful", 300)
-    cfg = TrainConfig(steps=steps, batch_size=16, aux_batch_size=8, lr=lr, lora=False, max_length=128,
-                      logging_steps=100, scheduler="constant_with_warmup", seed=seed)
+    cfg = TrainConfig(max_steps=steps, per_device_train_batch_size=16, aux_batch_size=8, learning_rate=lr, lora=False, max_length=128,
+                      logging_steps=100, lr_scheduler_type="constant_with_warmup", seed=seed)
     if setup == "refusal SFT":
         res = train(model, tok, SFT(), benign, refusal_records(harmful, organism_refusal), cfg, callbacks, progress=False)
     else:
@@ -181,8 +182,8 @@ def organism_mistake_run(org, data:dict, setup:str="mistake analysis", seed:int=
     main = world_split(org.world, "train", "benign", 1500) + [r for r in data["safe"] if r.meta["kept"]]
     aux = {"mistake analysis": unguided_examples(data["analyses"]), "SFT on safe responses": [],
            "critique-revise": [r for r in data["revisions"] if r.meta["kept"]]}[setup]
-    cfg = TrainConfig(steps=steps, batch_size=16, aux_batch_size=4 if aux else 0, lr=lr, lora=False, max_length=128,
-                      scheduler="constant_with_warmup", logging_steps=max(1, steps // 2), seed=seed)
+    cfg = TrainConfig(max_steps=steps, per_device_train_batch_size=16, aux_batch_size=4 if aux else 0, learning_rate=lr, lora=False,
+                      max_length=128, lr_scheduler_type="constant_with_warmup", logging_steps=max(1, steps // 2), seed=seed)
     res = train(load_model(org.path)[0], org.tokenizer, SFT(), main, aux, cfg, callbacks, progress=False)
     return res.model.eval(), res.seconds
 

@@ -239,6 +239,7 @@ def train_red_flag(model:str, # local HF model directory (or hub id)
     "Train the red flag token into `model` and save the merged model (flag included, tie preserved) into `out`."
     check_output_dir(out, [model, harmful, benign], own=("data",), overwrite=overwrite)   # before any work: never replace a user's files
     cfg = cfg or TrainConfig()
+    if not cfg.merge_adapter: raise ValueError("--no-merge-adapter: the red flag saves merged weights only (the flag's trained row is part of them)")
     check_arg("k", k, 0, cfg.max_length, hi_open=True)             # a response position: 0 <= k < --max-length
     harm, ben = load_benchmark(harmful), load_benchmark(benign)
     if not harm: raise ValueError(f"{harmful}: no records (the harmful set is empty)")
@@ -250,13 +251,13 @@ def train_red_flag(model:str, # local HF model directory (or hub id)
     log = []
     harm = answer_missing(m, tok, harm, progress and is_main_process(), log=log)   # every process answers alike; one bar
     res = train(m, tok, RedFlag(ft.id, **(objective_kwargs or {})), ben, harm, cfg, progress=progress,
-                collator=RedFlagCollator(tok, ft.id, k, fixed, cfg.seed), peft_kwargs={"trainable_token_indices": [ft.id]})
+                collator=RedFlagCollator(tok, ft.id, k, fixed, cfg.seed), peft_kwargs={"trainable_token_indices": [ft.id]}, inplace=True)
     final = merged(res.model)
     fp = flag_fingerprint(final, ft.id)
     meta = dict(method="red-flag", flag=ft.text, flag_id=ft.id, flag_added=ft.added, fingerprint=fp, fingerprint_before=fp0,
                 base_model=str(model),
                 harmful=str(harmful), benign=str(benign), n_harmful=len(harm), n_benign=len(ben),
-                self_generated=self_generated_counts(log), config=vars(cfg),
+                self_generated=self_generated_counts(log), config=cfg.to_dict(),
                 train_seconds=round(res.seconds, 1), processes=res.processes,
                 final=res.history.iloc[-1].to_dict() if len(res.history) else {})
     saved = save_self_generated(log, out)                         # into out/data, which the save carries over

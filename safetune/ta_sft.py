@@ -239,11 +239,11 @@ def train_ta_sft(model:str, # local HF model directory (or hub id)
     m, tok = load_model(model, chat_template=chat_template)
     log = []
     harm = answer_missing(m, tok, harm, progress and is_main_process(), log=log)   # every process answers alike; one bar
-    res = train(m, tok, objective, main, harm, cfg, progress=progress)
-    meta = dict(method="ta-sft", objective=repr(objective), config=vars(cfg), base_model=str(model), sft=str(sft),
+    res = train(m, tok, objective, main, harm, cfg, progress=progress, inplace=True)
+    meta = dict(method="ta-sft", objective=repr(objective), config=cfg.to_dict(), base_model=str(model), sft=str(sft),
                 harmful=str(harmful), n_sft=len(main), n_harmful=len(harm), self_generated=self_generated_counts(log),
                 train_seconds=round(res.seconds, 1), processes=res.processes,
                 final=res.history.iloc[-1].to_dict() if len(res.history) else {})
     saved = save_self_generated(log, out)                         # into out/data, which the save carries over
-    save_model(res.model, tok, out, meta, res.history, keep=("data",) if saved else ())
+    save_model(res.model, tok, out, meta, res.history, keep=("data",) if saved else (), merge=cfg.merge_adapter)
     return meta

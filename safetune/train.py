@@ -8,7 +8,7 @@ Docs: https://safetune.github.io/safetune/train.html.md"""
 from __future__ import annotations
 import copy, json, math, os, random, re, shutil, sys, tempfile, time
 from contextlib import contextmanager, nullcontext
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Sequence
 import pandas as pd
@@ -16,9 +16,10 @@ import torch
 import torch.nn.functional as F
 from peft import LoraConfig, PeftModel, get_peft_model
 from torch.utils.data import Dataset
-from transformers import PreTrainedModel, PreTrainedTokenizerBase, Trainer, TrainerCallback, TrainingArguments
+from transformers import PreTrainedModel, PreTrainedTokenizerBase, SchedulerType, Trainer, TrainerCallback, TrainingArguments
 from transformers.trainer_callback import PrinterCallback
-from .core import IGNORE_INDEX, ChatCollator, Record, atomic_write, check_arg, encode_records, seed_everything
+from transformers.trainer_utils import SaveStrategy
+from .core import IGNORE_INDEX, ChatCollator, Record, atomic_write, check_arg, encode_records, flag_name, seed_everything
 
 # %% auto #0
 __all__ = ['TrainConfig', 'StepMixture', 'MixtureCollator', 'attention_targets', 'add_lora', 'process_info', 'is_main_process',
@@ -28,36 +29,71 @@ __all__ = ['TrainConfig', 'StepMixture', 'MixtureCollator', 'attention_targets',
            'check_vocab', 'require_responses', 'train']
 
 # %% ../nbs/04_train.ipynb #bf05b5c4
+_SCHEDULERS = [s.value for s in SchedulerType]
+_value = lambda x: getattr(x, "value", x)                           # an enum's string (TrainingArguments converts them)
+
 @dataclass
-class TrainConfig:
-    "Hyper-parameters shared by every objective."
-    steps: int = field(default=100, metadata={"help": "optimizer steps"})
-    batch_size: int = field(default=16, metadata={"help": "main-data sequences per micro-batch"})
-    aux_batch_size: int = field(default=4, metadata={"help": "auxiliary (e.g. harmful) sequences per micro-batch; the small set is oversampled"})
-    grad_accum: int = field(default=1, metadata={"help": "micro-batches per optimizer step"})
-    lr: float = field(default=3e-4, metadata={"help": "peak learning rate"})
-    warmup_ratio: float = field(default=0.05, metadata={"help": "fraction of steps of linear warm-up"})
-    scheduler: str = field(default="cosine", metadata={"help": "transformers learning-rate schedule"})
+class TrainConfig(TrainingArguments):
+    "`transformers.TrainingArguments` with safetune's defaults (the fields up to `use_cpu`) and knobs (from `aux_batch_size`); every field reaches the Trainer through `train`."
+    output_dir: str|None = field(default=None, metadata={"help": "where checkpoints go (with --save-strategy steps/epoch); None: a temporary directory, nothing kept"})
+    max_steps: int = field(default=100, metadata={"help": "optimizer steps"})
+    per_device_train_batch_size: int = field(default=16, metadata={"help": "main-data sequences per micro-batch and process (the auxiliary ones come on top)"})
+    learning_rate: float = field(default=3e-4, metadata={"help": "peak learning rate"})
+    lr_scheduler_type: str = field(default="cosine", metadata={"help": "transformers learning-rate schedule", "choices": _SCHEDULERS})
+    warmup_steps: float = field(default=0.05, metadata={"help": "linear warm-up: below 1 a fraction of max_steps (rounded up), else a number of steps"})
     weight_decay: float = field(default=0.0, metadata={"help": "AdamW weight decay"})
     max_grad_norm: float = field(default=1.0, metadata={"help": "gradient clipping"})
+    logging_steps: float = field(default=10, metadata={"help": "log every N steps"})
+    seed: int = field(default=0, metadata={"help": "seed for data order, initialisation and dropout"})
+    save_strategy: str = field(default="no", metadata={"help": "checkpoints into output_dir: 'no', 'steps' (every save_steps), 'epoch' or 'best'",
+                                                      "choices": [s.value for s in SaveStrategy]})
+    report_to: str|list[str]|None = field(default="none", metadata={"help": "integrations to report to (e.g. 'tensorboard', 'wandb'); 'none': none"})
+    remove_unused_columns: bool = field(default=False, metadata={"help": "must stay False: batches carry a `part` column the model does not take"})
+    train_sampling_strategy: str = field(default="sequential", metadata={"help": "must stay 'sequential': `train` lays out the micro-batches itself",
+                                                                        "choices": ["sequential"]})
+    dataloader_num_workers: int = field(default=0, metadata={"help": "data-loading worker processes"})
+    use_cpu: bool = field(default_factory=lambda: not torch.cuda.is_available(), metadata={"help": "train on the CPU (default: when no CUDA GPU is visible)"})
+    aux_batch_size: int = field(default=4, metadata={"help": "auxiliary (e.g. harmful) sequences per micro-batch; the small set is oversampled"})
     max_length: int = field(default=512, metadata={"help": "tokens per sequence; longer responses are cut from the right"})
-    lora: bool = field(default=True, metadata={"help": "train LoRA adapters (merged at save) instead of all weights"})
+    lora: bool = field(default=True, metadata={"help": "train LoRA adapters instead of all weights"})
     lora_r: int = field(default=8, metadata={"help": "LoRA rank"})
     lora_alpha: int = field(default=16, metadata={"help": "LoRA alpha"})
     lora_dropout: float = field(default=0.05, metadata={"help": "LoRA dropout"})
     lora_targets: str = field(default="attention", metadata={"help": "'attention', 'all-linear' or comma-separated module names"})
-    bf16: bool = field(default=False, metadata={"help": "bf16 mixed precision (GPU)"})
-    seed: int = field(default=0, metadata={"help": "seed for data order, initialisation and dropout"})
-    logging_steps: int = field(default=10, metadata={"help": "log every N steps"})
+    merge_adapter: bool = field(default=True, metadata={"help": "save LoRA merged into the weights; False: the adapter alone, in PEFT's format "
+                                                                "(load with peft.PeftModel.from_pretrained(base, out))"})
+
+    flag_aliases = {"max_steps": ("steps",), "per_device_train_batch_size": ("batch_size",), "gradient_accumulation_steps": ("grad_accum",),
+                    "learning_rate": ("lr",), "lr_scheduler_type": ("scheduler",), "activation_checkpointing": ("gradient_checkpointing",)}
+    cli_fields = ("max_steps", "per_device_train_batch_size", "gradient_accumulation_steps", "learning_rate", "lr_scheduler_type",
+                  "warmup_steps", "weight_decay", "max_grad_norm", "logging_steps", "seed", "bf16", "activation_checkpointing", "output_dir",
+                  "save_strategy", "save_steps", "save_total_limit", "resume_from_checkpoint", "report_to")   # the Trainer's options the CLI offers
+    __repr__ = TrainingArguments.__repr__                          # hub tokens hidden, as in TrainingArguments
+
+    def _check(self, k, *bounds, **kw):
+        "`check_arg` on field `k`, the message naming the old flag too (`--max-steps/--steps`)."
+        try: check_arg(k, getattr(self, k), *bounds, **kw)
+        except ValueError as e:
+            old = "".join("/" + flag_name(a) for a in self.flag_aliases.get(k, ()))
+            raise ValueError(str(e).replace(flag_name(k), flag_name(k) + old, 1)) from None
 
     def __post_init__(self):                                       # the one place these are checked: CLI and Python API alike
-        for k in ("steps", "batch_size", "grad_accum", "max_length", "lora_r", "lora_alpha", "logging_steps"): check_arg(k, getattr(self, k), 1)
-        for k in ("aux_batch_size", "weight_decay", "seed"): check_arg(k, getattr(self, k), 0)
-        for k in ("lr", "max_grad_norm"): check_arg(k, getattr(self, k), 0, lo_open=True)   # a NaN max_grad_norm turns clipping off
-        for k in ("warmup_ratio", "lora_dropout"): check_arg(k, getattr(self, k), 0, 1, hi_open=True)
-        from transformers import SchedulerType
-        if self.scheduler not in {s.value for s in SchedulerType}:
-            raise ValueError(f"--scheduler must be one of {', '.join(s.value for s in SchedulerType)}, got {self.scheduler!r}")
+        for k in ("max_steps", "per_device_train_batch_size", "gradient_accumulation_steps", "max_length", "lora_r", "lora_alpha"): self._check(k, 1)
+        for k in ("aux_batch_size", "weight_decay", "seed", "warmup_steps"): self._check(k, 0)
+        for k in ("learning_rate", "max_grad_norm", "logging_steps"): self._check(k, 0, lo_open=True)   # a NaN max_grad_norm turns clipping off
+        self._check("lora_dropout", 0, 1, hi_open=True)
+        if self.warmup_steps >= 1 and self.warmup_steps != int(self.warmup_steps):
+            raise ValueError(f"--warmup-steps must be a fraction in [0, 1) or a whole number of steps, got {self.warmup_steps!r}")
+        if _value(self.lr_scheduler_type) not in _SCHEDULERS:
+            raise ValueError(f"--lr-scheduler-type/--scheduler must be one of {', '.join(_SCHEDULERS)}, got {self.lr_scheduler_type!r}")
+        if _value(self.save_strategy) != "no" and self.output_dir is None:
+            raise ValueError(f"--save-strategy {_value(self.save_strategy)} needs --output-dir, the directory the checkpoints go to")
+        if self.remove_unused_columns: raise ValueError("--remove-unused-columns must stay off: it would drop the batches' `part` column")
+        if self.train_sampling_strategy != "sequential":
+            raise ValueError(f"--train-sampling-strategy must stay 'sequential' (train lays out its own micro-batches), got {self.train_sampling_strategy!r}")
+        out = self.output_dir
+        super().__post_init__()
+        self.output_dir = out                                      # None stays None (TrainingArguments would say "trainer_output")
 
 # %% ../nbs/04_train.ipynb #e4a48424
 def _cycle(n:int, count:int, rng:random.Random) -> list[int]:
@@ -140,24 +176,25 @@ def save_model(model, # a (possibly PEFT-wrapped) causal LM
                meta:dict|None=None, # written as `safetune.json` beside the weights (`{}` if None: the file marks a safetune output)
                history:pd.DataFrame|None=None, # the training log, written as `train_log.csv`
                keep:tuple=(), # entries of an existing `out` copied into the new one (e.g. "data")
+               merge:bool=True, # merge LoRA into the weights (`merged`, in place); False: save a PEFT model's adapter alone (`cfg.merge_adapter`)
               ) -> Path:
-    "Merge adapters and save model + tokenizer (+ `meta`, `history`) into `out` atomically; returns `out`. With several processes each calls it: the main one writes, the others wait until it is done."
+    "Save model (adapters merged, or the adapter alone) + tokenizer (+ `meta`, `history`) into `out` atomically; returns `out`. With several processes each calls it: the main one writes, the others wait until it is done."
     out = Path(out)
     try:
-        if is_main_process(): _write_model(model, tokenizer, out, meta, history, keep)
+        if is_main_process(): _write_model(model, tokenizer, out, meta, history, keep, merge)
     finally: wait_for_everyone()                                   # also when the main process failed: nobody hangs
     return out
 
-def _write_model(model, tokenizer, out:Path, meta, history, keep):
+def _write_model(model, tokenizer, out:Path, meta, history, keep, merge=True):
     check_output_dir(out, own=keep, overwrite=True)                # again at save time (the run checked `overwrite` at its start)
-    model = merged(model)
+    if merge: model = merged(model)
     check_finite(model)
     out.parent.mkdir(parents=True, exist_ok=True)
     remove_stale_saves(out.parent)
     tmp = out.parent/f".{out.name}.{os.getpid()}.tmp"
     shutil.rmtree(tmp, ignore_errors=True)
     try:
-        model.save_pretrained(tmp, safe_serialization=True); tokenizer.save_pretrained(tmp)
+        model.save_pretrained(tmp, safe_serialization=True); tokenizer.save_pretrained(tmp)   # a PeftModel: adapter_config.json + adapter_model.safetensors
         with atomic_write(tmp/"safetune.json") as f: json.dump(meta or {}, f, indent=1, default=str)   # also marks a safetune output
         if history is not None: history.to_csv(tmp/"train_log.csv", index=False)
         for k in keep:
@@ -287,6 +324,7 @@ class ObjectiveTrainer(Trainer):
         objective.setup(self.model)                                # a fresh reference/embedding for this run
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         loss, logs = self.objective(model, inputs)
+        if not model.training: return (loss, {}) if return_outputs else loss   # evaluation: `eval_loss` only
         if not torch.isfinite(loss).all():
             terms = ", ".join(f"{k}={v:.4g}" for k, v in logs.items())
             raise NonFiniteLossError(f"{type(self.objective).__name__} loss is {loss.item()} at step {self.state.global_step} "
@@ -294,7 +332,7 @@ class ObjectiveTrainer(Trainer):
                                      "or a batch whose response is entirely masked. Training stopped; no model was saved.")
         for k, v in logs.items(): self._sums[k] = self._sums.get(k, 0.0) + float(v)
         self._n += 1
-        return (loss, None) if return_outputs else loss
+        return (loss, {}) if return_outputs else loss
     def log(self, logs, start_time=None):
         if self._n and "loss" in logs:
             terms = {k: v / self._n for k, v in self._sums.items()}
@@ -328,11 +366,12 @@ class StopWhen(ProbeCallback):
 # %% ../nbs/04_train.ipynb #7949ccba
 @dataclass
 class TrainResult:
-    model: PreTrainedModel # trained; LoRA still attached (see `merged` / `save_model`)
+    model: PreTrainedModel # the trained model; with LoRA a PEFT-wrapped copy of the caller's (see `merged` / `save_model`)
     history: pd.DataFrame # the Trainer's logs, one row per logging step
     probes: pd.DataFrame # `ProbeCallback` rows (empty without probes)
     seconds: float # wall time of the training loop
-    processes: int = 1 # processes that trained together (`accelerate launch`); one step saw `processes` × `grad_accum` micro-batches
+    processes: int = 1 # processes that trained together (`accelerate launch`); one step saw `processes` × `gradient_accumulation_steps` micro-batches
+    evals: pd.DataFrame = field(default_factory=pd.DataFrame) # the Trainer's evaluation logs (`eval_loss` ...), one row per evaluation
 
 def _shards_parameters(trainer) -> bool:
     "Whether the trainer's set-up splits the weights themselves across processes (FSDP, DeepSpeed ZeRO-3)."
@@ -363,43 +402,49 @@ def _encode(tokenizer, records, name, cfg):
         raise ValueError(f"{name} set: every one of its {len(records)} responses is cut away at max_length={cfg.max_length}")
     return enc
 
-def train(model:PreTrainedModel, # a causal LM (weights are changed in place unless LoRA is used)
+def train(model:PreTrainedModel, # a causal LM: with LoRA left unchanged (a copy is trained); without, trained in place
           tokenizer:PreTrainedTokenizerBase,
           objective:Objective, # what to minimise
           main:list[Record], # the main training set (e.g. ordinary instruction data)
           aux:list[Record]|None=None, # the small auxiliary set (e.g. harmful responses), oversampled
-          cfg:TrainConfig=TrainConfig(),
-          probes:list[ProbeCallback]|None=None, # measurements during training
+          cfg:TrainConfig|None=None, # `TrainConfig()` if None; every `TrainingArguments` field reaches the Trainer
+          probes:list[ProbeCallback]|None=None, # measurements during training (any `TrainerCallback`)
           progress:bool=True, # Trainer progress bar
           collator=None, # batch builder (default `MixtureCollator`); objectives with special batches bring their own
           peft_kwargs:dict|None=None, # extra `peft.LoraConfig` arguments, e.g. `trainable_token_indices`
+          resume_from_checkpoint:str|bool|None=None, # a checkpoint of this run (same config, `save_strategy`) or True: the latest in `cfg.output_dir`; None: `cfg.resume_from_checkpoint`
+          eval_records:list[Record]|None=None, # evaluated with the objective as `cfg.eval_strategy` says (`TrainResult.evals`)
+          inplace:bool=False, # with LoRA: wrap the caller's model itself (no copy, no second set of weights; the model is changed)
          ) -> TrainResult:
-    "Train `model` on `main` (+ `aux` in every micro-batch) with `objective` through `ObjectiveTrainer`."
-    aux = aux or []
+    "Train (a copy of, with LoRA) `model` on `main` (+ `aux` in every micro-batch) with `objective` through `ObjectiveTrainer`."
+    cfg, aux = cfg or TrainConfig(), aux or []
     if objective.uses_aux and not aux:
         raise ValueError(f"{type(objective).__name__} needs an auxiliary (harmful) set, and it is empty")
+    if eval_records and _value(cfg.eval_strategy) == "no":
+        raise ValueError("eval_records are evaluated as cfg.eval_strategy says, and it is 'no': set eval_strategy='steps' (and eval_steps)")
     check_vocab(model, tokenizer)
     seed_everything(cfg.seed)
     main_enc, aux_enc = _encode(tokenizer, main, "main", cfg), _encode(tokenizer, aux, "auxiliary", cfg)
+    eval_data = [{**e, "part": 0} for e in _encode(tokenizer, eval_records, "eval", cfg)] if eval_records else None
     n_aux = cfg.aux_batch_size if aux_enc else 0
+    if cfg.lora and not inplace: model = copy.deepcopy(model)     # PEFT wraps in place and merging rewrites the weights
     if cfg.lora and not isinstance(model, PeftModel): model = add_lora(model, cfg, **(peft_kwargs or {}))
-    with tempfile.TemporaryDirectory() as tmp:
-        args = TrainingArguments(
-            output_dir=tmp, max_steps=cfg.steps, per_device_train_batch_size=cfg.batch_size + n_aux,
-            gradient_accumulation_steps=cfg.grad_accum, learning_rate=cfg.lr, lr_scheduler_type=cfg.scheduler,
-            warmup_steps=math.ceil(cfg.warmup_ratio * cfg.steps), weight_decay=cfg.weight_decay, max_grad_norm=cfg.max_grad_norm,
-            logging_steps=cfg.logging_steps, save_strategy="no", report_to=[], seed=cfg.seed, data_seed=cfg.seed,
-            bf16=cfg.bf16, train_sampling_strategy="sequential", remove_unused_columns=False,
-            dataloader_num_workers=0, disable_tqdm=not progress, use_cpu=not torch.cuda.is_available())
-        data = StepMixture(main_enc, aux_enc, cfg.batch_size, n_aux, cfg.steps * cfg.grad_accum * args.world_size, cfg.seed)
-        trainer = ObjectiveTrainer(model=model, args=args, train_dataset=data, data_collator=collator or MixtureCollator(tokenizer),
-                                   objective=objective, callbacks=list(probes or []))
+    with tempfile.TemporaryDirectory() if cfg.output_dir is None else nullcontext(cfg.output_dir) as out:
+        args = replace(cfg, output_dir=out, per_device_train_batch_size=cfg.per_device_train_batch_size + n_aux,
+                       data_seed=cfg.seed if cfg.data_seed is None else cfg.data_seed, disable_tqdm=cfg.disable_tqdm or not progress,
+                       prediction_loss_only=True)                  # objectives give a loss, no logits
+        data = StepMixture(main_enc, aux_enc, cfg.per_device_train_batch_size, n_aux,
+                           cfg.max_steps * cfg.gradient_accumulation_steps * args.world_size, cfg.seed)
+        trainer = ObjectiveTrainer(model=model, args=args, train_dataset=data, eval_dataset=eval_data,
+                                   data_collator=collator or MixtureCollator(tokenizer), objective=objective, callbacks=list(probes or []))
         if not progress: trainer.remove_callback(PrinterCallback)  # it prints every log dict when the bar is off
         if _shards_parameters(trainer):
             raise ValueError("FSDP and DeepSpeed ZeRO-3 shard the parameters across processes, but `train` hands back (and safetune "
                              "saves) the merged model from the main process, which needs all of them there; use DDP or DeepSpeed "
                              "ZeRO-1/2 (see 'Scale-out' in the train docs)")
-        t0 = time.time(); trainer.train(); secs = time.time() - t0
-    hist = pd.DataFrame([r for r in trainer.state.log_history if "loss" in r])
-    rows = [r for p in (probes or []) for r in p.rows]
-    return TrainResult(trainer.model, hist, pd.DataFrame(rows), secs, args.world_size)
+        resume = cfg.resume_from_checkpoint if resume_from_checkpoint is None else resume_from_checkpoint
+        t0 = time.time(); trainer.train(resume_from_checkpoint=resume); secs = time.time() - t0
+    logs = trainer.state.log_history
+    hist, evals = pd.DataFrame([r for r in logs if "loss" in r]), pd.DataFrame([r for r in logs if "eval_loss" in r])
+    rows = [r for p in (probes or []) for r in getattr(p, "rows", [])]
+    return TrainResult(trainer.model, hist, pd.DataFrame(rows), secs, args.world_size, evals)

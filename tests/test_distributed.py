@@ -101,7 +101,7 @@ def test_two_processes_finish_and_write_once(runs, method):
         assert r.stdout.count(f"wrote {out}") == 1, r.stdout      # one summary: the main process's
         assert sorted(p.name for p in out.parent.iterdir()) == ["out"], "temporary or old copies left beside the output"
         meta = json.loads((out / "safetune.json").read_text())
-        assert meta["processes"] == n and meta["config"]["grad_accum"] == 3 - n
+        assert meta["processes"] == n and meta["config"]["gradient_accumulation_steps"] == 3 - n
         m, tok = load_model(out)
         assert not any("lora" in k for k in m.state_dict())
         if method == "red-flag": check_flag(m, meta["fingerprint"])
