@@ -11,8 +11,8 @@ from dataclasses import replace
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['data_summary', 'demo_records', 'foundation_demo', 'write_organism', 'run_eval', 'acd_answer', 'add_config_args',
-           'config_from_args', 'add_train_args', 'train_config_from_args', 'main']
+__all__ = ['COMMANDS', 'data_summary', 'demo_records', 'foundation_demo', 'write_organism', 'run_eval', 'acd_answer',
+           'HelpFormatter', 'add_config_args', 'config_from_args', 'add_train_args', 'train_config_from_args', 'main']
 
 # %% ../nbs/90_cli.ipynb #e53c1a27
 def data_summary(path:str, # a benchmark file (XSTest: optionally with a `:safe`/`:unsafe`/`:all` selector) or dataset id
@@ -222,15 +222,31 @@ def _flag_type(f, default):
     t = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", None) or str(f.type)   # `int`, "float", `int | None` ...
     return next((c for c in (bool, float, int) if re.search(rf"\b{c.__name__}\b", t)), str if default is None else type(default))
 
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    "Each default shown once, and only where it says something: not for required flags, unset (None) values, or help that states its default."
+    def _get_help_string(self, action):
+        h = action.help or ""
+        if action.required or action.default is None or "default" in h.replace("%(default)", ""): return h
+        if action.nargs == 0 and action.default is False and not isinstance(action, argparse.BooleanOptionalAction): return h  # a switch
+        return super()._get_help_string(action)
+
 def add_config_args(parser:argparse.ArgumentParser, cls) -> argparse.ArgumentParser:
-    "One `--flag` per field of `cls` (`_flag_fields`), with its default and help text (booleans as --x/--no-x); `cls.flag_aliases` adds old spellings."
+    "One `--flag` per field of `cls` (`_flag_fields`): its help, its choices, its default shown once; `cls.flag_aliases` adds old spellings."
     import dataclasses
+    base = next((b for b in cls.__mro__ if b.__name__ == "TrainingArguments"), None)
+    inherited = {f.name for f in dataclasses.fields(base)} if base else set()
+    own = parser.add_argument_group(f"{cls.__name__} options")
+    trainer = parser.add_argument_group("transformers.TrainingArguments options (the rest: the Python API)") if inherited else own
     for f in _flag_fields(cls):
         default = f.default_factory() if f.default is dataclasses.MISSING else f.default
         flags = ["--" + n.replace("_", "-") for n in (f.name, *getattr(cls, "flag_aliases", {}).get(f.name, ()))]
-        kw, typ = dict(dest=f.name, default=default, help=f"{f.metadata.get('help', '')} (default: {default})"), _flag_type(f, default)
-        if typ is bool: parser.add_argument(*flags, action=argparse.BooleanOptionalAction, **kw)
-        else: parser.add_argument(*flags, type=typ, **kw)
+        kw, typ = dict(dest=f.name, default=default, help=f.metadata.get("help", "")), _flag_type(f, default)
+        if (ch := f.metadata.get("choices")):
+            kw["choices"] = list(ch)
+            if len(ch) > 4: kw |= dict(metavar=f.name.upper(), help=f"{kw['help']}; one of {', '.join(map(str, ch))}")   # listed once
+        group = trainer if f.name in inherited else own
+        if typ is bool: group.add_argument(*flags, action=argparse.BooleanOptionalAction, **kw)
+        else: group.add_argument(*flags, type=typ, **kw)
     return parser
 
 def config_from_args(cls, args:argparse.Namespace):
@@ -300,7 +316,7 @@ def _parser() -> argparse.ArgumentParser:
     ac = sub.add_parser("acd", help="Adversarial Contrastive Decoding: fit the two soft prompts, or generate with them")
     am = ac.add_subparsers(dest="action", required=True, metavar="ACTION")
     af = am.add_parser("fit", help="build the anchor data and optimise the safeguarding and adversarial prompts",
-                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                       formatter_class=HelpFormatter)
     af.add_argument("--model", required=True, help="local Hugging Face model directory (or hub id); it is not changed")
     af.add_argument("--safe", required=True, help="safe instructions (any benchmark file; responses ignored)")
     af.add_argument("--unsafe", required=True, help="unsafe instructions (any benchmark file; responses ignored)")
@@ -314,7 +330,7 @@ def _parser() -> argparse.ArgumentParser:
     af.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True, help="progress bars")
     af.add_argument("--chat-template", default=None, metavar="FILE", help=_TEMPLATE_HELP)
     add_config_args(af, ACDConfig)
-    ag = am.add_parser("generate", help="answer prompts with contrastive decoding", formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    ag = am.add_parser("generate", help="answer prompts with contrastive decoding", formatter_class=HelpFormatter)
     ag.add_argument("--model", required=True, help="local Hugging Face model directory (or hub id)")
     ag.add_argument("--prompts", required=True, help="the prompt file from `safetune acd fit`")
     src = ag.add_mutually_exclusive_group(required=True)
@@ -336,7 +352,7 @@ def _parser() -> argparse.ArgumentParser:
     t = sub.add_parser("train", help="train a model with one of the methods; writes a Hugging Face directory")
     tm = t.add_subparsers(dest="method", required=True, metavar="METHOD")
     ta = tm.add_parser("ta-sft", help="TA-SFT: SFT + negative semantic EMD on a few harmful responses",
-                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                       formatter_class=HelpFormatter)
     ta.add_argument("--model", required=True, help="local Hugging Face model directory (or hub id)")
     ta.add_argument("--sft", required=True, help="safety-unrelated instruction data with responses (CSV/JSONL/JSON)")
     ta.add_argument("--harmful", required=True, help="harmful prompts with the model's unsafe responses (prompts only: generated)")
@@ -351,7 +367,7 @@ def _parser() -> argparse.ArgumentParser:
     ta.add_argument("--overwrite", action="store_true", help=_OVERWRITE_HELP)
     add_train_args(ta)
     rf = tm.add_parser("red-flag", help="the red flag token: emitted when harmful content is imminent",
-                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                       formatter_class=HelpFormatter)
     rf.add_argument("--model", required=True, help="local Hugging Face model directory (or hub id)")
     rf.add_argument("--harmful", required=True, help="harmful prompts with harmful responses (prompts only: generated)")
     rf.add_argument("--benign", required=True, help="benign prompts with responses")
@@ -369,7 +385,7 @@ def _parser() -> argparse.ArgumentParser:
     rf.add_argument("--overwrite", action="store_true", help=_OVERWRITE_HELP)
     add_train_args(rf)
     ma = tm.add_parser("mistakes", help="mistake analysis: induce, analyse, build the corpus, train (plain SFT)",
-                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                       formatter_class=HelpFormatter)
     ma.add_argument("--model", required=True, help="local Hugging Face model directory (or hub id)")
     ma.add_argument("--harmful", required=True, help="red-team prompts (rows with responses: taken as the unsafe answers)")
     ma.add_argument("--sft", required=True, help="ordinary SFT data (prompt + helpful response)")
@@ -395,84 +411,98 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--show", type=int, default=3, help="how many prompts to print")
     return p
 
+def _run_demo(a):
+    from transformers.utils import logging as hf_logging
+    from safetune.compare import demo, summary_markdown
+    hf_logging.disable_progress_bar()                              # one progress bar (the stages), not one per model load
+    t0 = time.time()
+    c = demo(a.out, a.quick, a.seed)
+    print(summary_markdown(c.summary))
+    print(f"done in {time.time() - t0:.0f} s; wrote results.csv, summary.csv, results.md, summary.md and figures into {a.out}")
+
+def _run_organism(a): print(f"wrote the organism and its world into {write_organism(a.out, a.rebuild)}")
+
+def _run_foundation_demo(a):
+    res = foundation_demo(a.out, steps=a.steps, seed=a.seed)
+    print(f"held-out response loss {res['loss_before']:.3f} -> {res['loss_after']:.3f} "
+          f"after {res['steps']} steps ({res['train_seconds']} s); wrote {Path(a.out)/'demo.json'}")
+
+def _run_eval(a):
+    t = run_eval(a.model, a.harmful, a.out, a.safe, a.judge, a.flag_token, a.prefill_tokens, a.system, a.limit,
+                 a.max_new_tokens, a.batch_size, a.seed, a.hint, a.acd, a.alpha, a.plausibility, a.chat_template, a.force)
+    print(t[["benchmark", "metric", "value", "ci_low", "ci_high", "n"]].to_string(index=False, float_format="%.3f"))
+    print(f"wrote {Path(a.out)/'results.csv'} and {Path(a.out)/'generations.jsonl'}")
+
+def _run_acd_fit(a):
+    from safetune.acd import ACDConfig, acd_fit
+    meta = acd_fit(a.model, a.safe, a.unsafe, a.out, a.judge, a.safe_system, a.opposite_system, a.refusal_fallback, a.n,
+                   a.max_new_tokens, config_from_args(ACDConfig, a), a.progress, a.chat_template)
+    print(f"anchor pairs {meta['anchor']}; prompts of {meta['n_safe']} (safe) and {meta['n_adversarial']} (adversarial) "
+          f"vectors fitted in {sum(meta['fit_seconds'].values()):.1f} s ({meta['seconds']} s in all)\nwrote {a.out} and "
+          f"{Path(a.out).with_suffix('.anchor.jsonl')}; evaluate with `safetune eval --model {a.model} --acd {a.out} --alpha 0.5 ...`")
+
+def _run_acd_generate(a):
+    from safetune.core import Record, atomic_write
+    from safetune.data import load_benchmark
+    for i, p in enumerate(a.prompt or [], 1):
+        try: p.encode("utf-8")
+        except UnicodeEncodeError: raise ValueError(f"--prompt {i} is not valid UTF-8 text") from None
+    recs = load_benchmark(a.input) if a.input else [Record(p) for p in a.prompt]
+    gens = acd_answer(a.model, a.prompts, recs, a.alpha, a.plausibility, a.max_new_tokens, a.batch_size, a.sample,
+                      a.temperature, a.top_p, a.seed, progress=a.out is not None, chat_template=a.chat_template, force=a.force)
+    if a.out:
+        with atomic_write(a.out) as f:
+            for g in gens: f.write(json.dumps(dict(prompt=g.record.prompt, response=g.response, alpha=a.alpha), ensure_ascii=False) + "\n")
+        print(f"wrote {len(gens)} answers to {a.out}")
+    else:
+        for g in gens: print(f"> {g.record.prompt}\n{g.response}\n")
+
+def _run_data(a): print(data_summary(a.path, a.format, a.show))
+
+def _run_train_ta_sft(a):
+    from safetune.ta_sft import TASFT, train_ta_sft
+    from safetune.train import is_main_process
+    meta = train_ta_sft(a.model, a.sft, a.harmful, a.out, a.n_harmful, TASFT(a.lam, a.target, a.embedding, a.margin),
+                        train_config_from_args(a), progress=a.progress, chat_template=a.chat_template, overwrite=a.overwrite)
+    last = ", ".join(f"{k} {v:.4g}" for k, v in meta["final"].items() if k in ("step", "ce", "emd"))
+    if is_main_process():                                          # one summary under `accelerate launch`
+        print(f"trained {meta['objective']} on {meta['n_sft']} SFT + {meta['n_harmful']} harmful records in "
+              f"{meta['train_seconds']} s{'; last log: ' + last if last else ''}\nwrote {a.out}")
+
+def _run_train_red_flag(a):
+    from safetune.red_flag import train_red_flag
+    from safetune.train import is_main_process
+    meta = train_red_flag(a.model, a.harmful, a.benign, a.out, a.flag, a.reuse_flag,
+                          dict(alpha_rf=a.alpha_rf, alpha_harm=a.alpha_harm, alpha_benign=a.alpha_benign, rf_loss=a.rf_loss),
+                          a.k, a.fixed, train_config_from_args(a), progress=a.progress, chat_template=a.chat_template, overwrite=a.overwrite)
+    if is_main_process():
+        print(f"trained the red flag {meta['flag']!r} (id {meta['flag_id']}) on {meta['n_benign']} benign + "
+              f"{meta['n_harmful']} harmful records in {meta['train_seconds']} s\nwrote {a.out}; evaluate with "
+              f"`safetune eval --model {a.out} --judge flag --flag-token '{meta['flag']}' ...`")
+
+def _run_train_mistakes(a):
+    from safetune.mistakes import MistakeTemplates, train_mistakes
+    meta = train_mistakes(a.model, a.harmful, a.sft, a.out, a.generator, a.judge, a.templates, a.safe_system, a.ratio, a.safe_responses,
+                          a.analyses, train_config_from_args(a), a.seed, a.progress, a.chat_template, overwrite=a.overwrite)
+    c = meta["counts"]
+    print(f"{c['mistakes']} harmful answers of {c['red_team']} red-team prompts, {c['analyses_kept']} analyses kept "
+          f"(dropped: {c['dropped'] or 'none'}), {c['safe_responses']} safe answers; trained in {meta['train_seconds']} s\n"
+          f"wrote {a.out} (data in {Path(a.out)/'data'}); evaluate with the positive hint: "
+          f"`safetune eval --model {a.out} --hint '{MistakeTemplates().guided_response}' ...`")
+
+# (command, its action or method) -> handler; each handler imports what it needs, so `safetune --help` stays fast
+COMMANDS = {("demo", None): _run_demo, ("organism", None): _run_organism, ("foundation-demo", None): _run_foundation_demo,
+            ("eval", None): _run_eval, ("acd", "fit"): _run_acd_fit, ("acd", "generate"): _run_acd_generate, ("data", None): _run_data,
+            ("train", "ta-sft"): _run_train_ta_sft, ("train", "red-flag"): _run_train_red_flag, ("train", "mistakes"): _run_train_mistakes}
+
 def main(argv:list[str]|None=None) -> int:
-    "Entry point of the `safetune` command."
+    "Entry point of the `safetune` command: parse, then run the subcommand's handler from `COMMANDS`."
     a = _parser().parse_args(argv)
     from safetune.data import DataError
     if getattr(a, "judge", None) == "world": import safetune.world  # registers the organism's judge with `make_judge`
+    handler = COMMANDS[(a.cmd, getattr(a, "action", None) or getattr(a, "method", None))]
     try:
-        if a.cmd == "demo":
-            from transformers.utils import logging as hf_logging
-            from safetune.compare import demo, summary_markdown
-            hf_logging.disable_progress_bar()                         # one progress bar (the stages), not one per model load
-            t0 = time.time()
-            c = demo(a.out, a.quick, a.seed)
-            print(summary_markdown(c.summary))
-            print(f"done in {time.time() - t0:.0f} s; wrote results.csv, summary.csv, results.md, summary.md and figures into {a.out}")
-        elif a.cmd == "organism":
-            print(f"wrote the organism and its world into {write_organism(a.out, a.rebuild)}")
-        elif a.cmd == "foundation-demo":
-            res = foundation_demo(a.out, steps=a.steps, seed=a.seed)
-            print(f"held-out response loss {res['loss_before']:.3f} -> {res['loss_after']:.3f} "
-                  f"after {res['steps']} steps ({res['train_seconds']} s); wrote {Path(a.out)/'demo.json'}")
-        elif a.cmd == "eval":
-            t = run_eval(a.model, a.harmful, a.out, a.safe, a.judge, a.flag_token, a.prefill_tokens, a.system, a.limit,
-                         a.max_new_tokens, a.batch_size, a.seed, a.hint, a.acd, a.alpha, a.plausibility, a.chat_template, a.force)
-            print(t[["benchmark", "metric", "value", "ci_low", "ci_high", "n"]].to_string(index=False, float_format="%.3f"))
-            print(f"wrote {Path(a.out)/'results.csv'} and {Path(a.out)/'generations.jsonl'}")
-        elif a.cmd == "acd" and a.action == "fit":
-            from safetune.acd import ACDConfig, acd_fit
-            meta = acd_fit(a.model, a.safe, a.unsafe, a.out, a.judge, a.safe_system, a.opposite_system, a.refusal_fallback, a.n,
-                           a.max_new_tokens, config_from_args(ACDConfig, a), a.progress, a.chat_template)
-            print(f"anchor pairs {meta['anchor']}; prompts of {meta['n_safe']} (safe) and {meta['n_adversarial']} (adversarial) "
-                  f"vectors fitted in {sum(meta['fit_seconds'].values()):.1f} s ({meta['seconds']} s in all)\nwrote {a.out} and "
-                  f"{Path(a.out).with_suffix('.anchor.jsonl')}; evaluate with `safetune eval --model {a.model} --acd {a.out} --alpha 0.5 ...`")
-        elif a.cmd == "acd" and a.action == "generate":
-            from safetune.core import Record, atomic_write
-            from safetune.data import load_benchmark
-            for i, p in enumerate(a.prompt or [], 1):
-                try: p.encode("utf-8")
-                except UnicodeEncodeError: raise ValueError(f"--prompt {i} is not valid UTF-8 text") from None
-            recs = load_benchmark(a.input) if a.input else [Record(p) for p in a.prompt]
-            gens = acd_answer(a.model, a.prompts, recs, a.alpha, a.plausibility, a.max_new_tokens, a.batch_size, a.sample,
-                              a.temperature, a.top_p, a.seed, progress=a.out is not None, chat_template=a.chat_template, force=a.force)
-            if a.out:
-                with atomic_write(a.out) as f:
-                    for g in gens: f.write(json.dumps(dict(prompt=g.record.prompt, response=g.response, alpha=a.alpha), ensure_ascii=False) + "\n")
-                print(f"wrote {len(gens)} answers to {a.out}")
-            else:
-                for g in gens: print(f"> {g.record.prompt}\n{g.response}\n")
-        elif a.cmd == "data":
-            print(data_summary(a.path, a.format, a.show))
-        elif a.cmd == "train" and a.method == "ta-sft":
-            from safetune.ta_sft import TASFT, train_ta_sft
-            from safetune.train import TrainConfig, is_main_process
-            meta = train_ta_sft(a.model, a.sft, a.harmful, a.out, a.n_harmful, TASFT(a.lam, a.target, a.embedding, a.margin),
-                                train_config_from_args(a), progress=a.progress, chat_template=a.chat_template, overwrite=a.overwrite)
-            last = ", ".join(f"{k} {v:.4g}" for k, v in meta["final"].items() if k in ("step", "ce", "emd"))
-            if is_main_process():                                    # one summary under `accelerate launch`
-                print(f"trained {meta['objective']} on {meta['n_sft']} SFT + {meta['n_harmful']} harmful records in "
-                      f"{meta['train_seconds']} s{'; last log: ' + last if last else ''}\nwrote {a.out}")
-        elif a.cmd == "train" and a.method == "red-flag":
-            from safetune.red_flag import train_red_flag
-            from safetune.train import TrainConfig, is_main_process
-            meta = train_red_flag(a.model, a.harmful, a.benign, a.out, a.flag, a.reuse_flag,
-                                  dict(alpha_rf=a.alpha_rf, alpha_harm=a.alpha_harm, alpha_benign=a.alpha_benign, rf_loss=a.rf_loss),
-                                  a.k, a.fixed, train_config_from_args(a), progress=a.progress, chat_template=a.chat_template, overwrite=a.overwrite)
-            if is_main_process():
-                print(f"trained the red flag {meta['flag']!r} (id {meta['flag_id']}) on {meta['n_benign']} benign + "
-                      f"{meta['n_harmful']} harmful records in {meta['train_seconds']} s\nwrote {a.out}; evaluate with "
-                      f"`safetune eval --model {a.out} --judge flag --flag-token '{meta['flag']}' ...`")
-        elif a.cmd == "train" and a.method == "mistakes":
-            from safetune.mistakes import MistakeTemplates, train_mistakes
-            from safetune.train import TrainConfig
-            meta = train_mistakes(a.model, a.harmful, a.sft, a.out, a.generator, a.judge, a.templates, a.safe_system, a.ratio, a.safe_responses,
-                                  a.analyses, train_config_from_args(a), a.seed, a.progress, a.chat_template, overwrite=a.overwrite)
-            c = meta["counts"]
-            print(f"{c['mistakes']} harmful answers of {c['red_team']} red-team prompts, {c['analyses_kept']} analyses kept "
-                  f"(dropped: {c['dropped'] or 'none'}), {c['safe_responses']} safe answers; trained in {meta['train_seconds']} s\n"
-                  f"wrote {a.out} (data in {Path(a.out)/'data'}); evaluate with the positive hint: "
-                  f"`safetune eval --model {a.out} --hint '{MistakeTemplates().guided_response}' ...`")
+        handler(a)
     except (DataError, FileNotFoundError, OSError, ValueError, FloatingPointError) as e:
         print(f"safetune {a.cmd}: error: {' '.join(str(e).split())}", file=sys.stderr)   # one line, whatever the message
         return 2

@@ -14,6 +14,25 @@ def test_help_lists_commands():
     r = run("--help")
     assert r.returncode == 0 and all(c in r.stdout for c in ("demo", "eval", "organism", "data"))
 
+import re, pytest
+
+@pytest.mark.parametrize("cmd", [("train", "ta-sft"), ("train", "red-flag"), ("train", "mistakes"), ("acd", "fit")])
+def test_help_shows_each_option_once(cmd):
+    "Below the usage line every flag is listed once, with help text, its default at most once, and its choices."
+    r = run(*cmd, "--help")
+    assert r.returncode == 0, r.stderr
+    body = r.stdout.split("\n\n", 1)[1]                       # after the usage block
+    entries = re.split(r"\n  (?=-)", "\n" + body)[1:]         # one entry per option line (aliases share one)
+    names = [n for e in entries for n in re.findall(r"(--[a-z0-9-]+)", e.split("  ")[0])]
+    dup = sorted({n for n in names if names.count(n) > 1 and not n.startswith("--no-")})
+    assert not dup, f"flags listed twice: {dup}"
+    for e in entries:
+        assert e.count("(default:") <= 1, e
+        assert re.search(r"\s{2,}\S", e.strip()), f"no help text: {e}"
+    if cmd == ("train", "ta-sft"):
+        flat = " ".join(body.split())
+        assert "--target {onehot,soft}" in flat and "one of linear, cosine" in flat and "--steps" in flat   # choices; old alias kept
+
 def test_foundation_demo_writes_results(tmp_path):
     r = run("foundation-demo", "--steps", 40, "--out", tmp_path / "demo")
     assert r.returncode == 0, r.stderr
