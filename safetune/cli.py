@@ -93,7 +93,7 @@ def write_organism(out:str, # the directory to write: new, empty, or a previous 
     print(f"organism weights {h}: " + ("the pinned weights" if h == PINNED_HASH else
           f"differ from the pinned {PINNED_HASH} (CPU float sums differ across processors; the pin is what every machine loads)"))
     out.parent.mkdir(parents=True, exist_ok=True)
-    remove_stale_saves(out.parent)                                 # what killed saves left beside it
+    remove_stale_saves(out.parent, out.name)                       # what killed saves of this output left beside it
     tmp = out.parent/f".{out.name}.{os.getpid()}.tmp"
     try:
         shutil.copytree(org.path, tmp)

@@ -242,6 +242,7 @@ def load_model(name_or_path:str|Path, # a local model directory or a hub id
                trust_remote_code:bool=False, # run Python code shipped with the checkpoint (only for sources you trust)
                progress:bool=True, # show transformers' weight-loading progress bar
                chat_template:str|Path|None=None, # a Jinja file whose template replaces the tokenizer's (for base models)
+               finite:bool=True, # refuse weights with a NaN or an infinity (a diverged run's output) instead of evaluating them
               ) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
     "Load a causal LM and its tokenizer: safetensors only, no remote code by default."
     p = Path(name_or_path).expanduser()
@@ -270,6 +271,9 @@ def load_model(name_or_path:str|Path, # a local model directory or a hub id
     finally:
         if bars and not progress: hf_logging.enable_progress_bar()
     if tmpl is not None: tok.chat_template = tmpl
+    if finite and (bad := [n for n, w in model.named_parameters() if not torch.isfinite(w).all()]):
+        raise ValueError(f"{name_or_path}: {len(bad)} weight tensor(s) hold NaN or infinite values (first: {bad[0]}); a diverged "
+                         "training run's output? Its answers would mean nothing (load_model(finite=False) to inspect it)")
     device = device or ("cuda" if torch.cuda.is_available() else None)   # generation in the CLI runs where training does
     return (model.to(device) if device else model).eval(), tok
 

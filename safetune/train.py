@@ -190,7 +190,7 @@ def _write_model(model, tokenizer, out:Path, meta, history, keep, merge=True):
     if merge: model = merged(model)
     check_finite(model)
     out.parent.mkdir(parents=True, exist_ok=True)
-    remove_stale_saves(out.parent)
+    remove_stale_saves(out.parent, out.name)                       # this output's own leftovers, nobody else's
     tmp = out.parent/f".{out.name}.{os.getpid()}.tmp"
     shutil.rmtree(tmp, ignore_errors=True)
     try:
@@ -242,11 +242,12 @@ def _pid_alive(pid:int) -> bool:
     return True
 
 def remove_stale_saves(parent:str|Path, # the directory that outputs are saved into
+                       name:str|None=None, # only the leftovers of this output (`.{name}.{pid}.tmp`); None: of any output
                       ) -> list[Path]:
     "Remove the `.{name}.{pid}.tmp` / `.old` directories in `parent` whose process no longer runs; returns them."
-    gone = []
+    gone, stem = [], re.escape(name) if name is not None else ".+"
     for p in (Path(parent).iterdir() if Path(parent).is_dir() else []):
-        m = re.fullmatch(r"\.(.+)\.(\d+)\.(tmp|old)", p.name)
+        m = re.fullmatch(rf"\.({stem})\.(\d+)\.(tmp|old)", p.name)
         if m and p.is_dir() and int(m[2]) != os.getpid() and not _pid_alive(int(m[2])):
             shutil.rmtree(p, ignore_errors=True); gone.append(p)
     if gone: print(f"removed {len(gone)} temporary director{'y' if len(gone) == 1 else 'ies'} left by killed saves in {parent} "
