@@ -185,3 +185,31 @@ def test_mistake_analysis_unmerged_adapter_saves_and_loads(arch, tmp_path):
     out = save_model(trained, tok, tmp_path / "out", merge=False)
     back = PeftModel.from_pretrained(build(), out)
     torch.testing.assert_close(_logits(back, tok), _logits(trained, tok), rtol=0, atol=1e-5)
+
+
+# ---------------------------------------------------------------- ACD
+from safetune.acd import ACDConfig, OppositePrompts, acd_fit, acd_generate
+from safetune.evaluate import CallableJudge
+
+
+def test_acd_fit_returns_prompts_and_leaves_the_model_alone():
+    tok, build = _setup("llama")
+    model = build(); before = _state(model)
+    labels = iter(["refusal", "compliance"] * 100)                 # a judge that gives every partition some answers
+    judge = CallableJudge(lambda r: True, "alternating", label_fn=lambda r: next(labels))
+    safe, unsafe = [Record(f"Repeat {w}.") for w in WORDS[:3]], [Record(f"Hurt {w}.") for w in WORDS[:3]]
+    p = acd_fit(model, tok, safe, unsafe, ACDConfig(num_train_epochs=1, logging_steps=1), "Be safe.", "Be bad.", judge=judge,
+                max_new_tokens=4, progress=False)
+    assert isinstance(p, OppositePrompts) and _same(_state(model), before)
+    d = model.config.hidden_size
+    assert p.safe.shape == (len(tok("Be safe.", add_special_tokens=False)["input_ids"]), d) and p.adversarial.shape[1] == d
+    gens = acd_generate(model, tok, safe[:2], p.safe, p.adversarial, 0.5, max_new_tokens=4, progress=False)
+    assert len(gens) == 2
+
+
+def test_acd_config_keeps_the_old_names():
+    with pytest.warns(FutureWarning, match="deprecated"): c = ACDConfig(lr=3e-3, epochs=2, batch_size=8)
+    assert (c.learning_rate, c.num_train_epochs, c.per_device_train_batch_size) == (3e-3, 2, 8)
+    c = ACDConfig()
+    assert (c.learning_rate, c.num_train_epochs, c.per_device_train_batch_size, c.lr_scheduler_type, c.logging_steps) == (1e-3, 5, 50, "constant", 5)
+    with pytest.raises(ValueError, match="--learning-rate/--lr must be > 0"): ACDConfig(learning_rate=0)
