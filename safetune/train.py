@@ -99,11 +99,11 @@ class TrainConfig(TrainingArguments):
 def check_choices(cfg, # a dataclass config whose fields may carry `metadata["choices"]`
                   *names:str, # the fields to check (default: every field with choices)
                  ):
-    "Raise a one-line `ValueError` naming the flag when a field's value is not one of its `choices`."
+    "Raise a one-line `ValueError` naming the flag when a field's value (None aside) is not one of its `choices`."
     for f in fields(cfg):
         if (names and f.name not in names) or "choices" not in f.metadata: continue
         v = _value(getattr(cfg, f.name))
-        if v not in f.metadata["choices"]:
+        if v is not None and v not in f.metadata["choices"]:   # None: an optional field left unset
             raise ValueError(f"{flag_name(f.name)} must be one of {', '.join(map(str, f.metadata['choices']))}, got {v!r}")
 
 # %% ../nbs/04_train.ipynb #e4a48424
