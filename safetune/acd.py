@@ -7,8 +7,10 @@ Docs: https://safetune.github.io/safetune/acd.html.md"""
 # %% ../nbs/40_acd.ipynb #1fa2c6f4
 from __future__ import annotations
 import hashlib, json, math, tempfile, time, warnings
-from dataclasses import dataclass, field, replace
-from pathlib import Path
+from contextlib import nullcontext
+from dataclasses import InitVar, dataclass, field, fields, replace
+from functools import singledispatch
+from pathlib import Path, PurePath
 import pandas as pd
 import torch
 import torch.nn as nn
@@ -23,7 +25,7 @@ from .core import (IGNORE_INDEX, ChatTemplateError, Record, atomic_write, check_
                            supports_system_role)
 from .evaluate import (REFUSAL_TEXTS, Generation, RefusalJudge, make_judge, _strip_trailing, check_context,
                                check_decoding, generate, stop_token_ids)
-from .train import Objective, ObjectiveTrainer, shift_labels, unlikelihood
+from .train import _SCHEDULERS, Objective, ObjectiveTrainer, TrainConfig, shift_labels, unlikelihood
 from .data import load_benchmark, save_jsonl
 
 # %% auto #0
@@ -32,7 +34,7 @@ __all__ = ['PAPER_SAFE', 'PAPER_OPPOSITE', 'PARTITIONS', 'SYSTEM_KINDS', 'REFUSA
            'encode_with_slot', 'splice', 'position_ids', 'SoftPromptModel', 'OppositePromptLoss', 'SoftPromptCollator',
            'ACDConfig', 'fit_prompt', 'model_signature', 'OppositePrompts', 'fit_opposite_prompts', 'check_alpha',
            'ContrastiveLogitsProcessor', 'BranchInputs', 'acd_generate', 'ContrastiveDecoding', 'acd_baselines',
-           'acd_fit']
+           'acd_fit', 'acd_fit_files']
 
 # %% ../nbs/40_acd.ipynb #16e59611
 PAPER_SAFE = ("You are a helpful, respectful and honest assistant. Always answer as helpfully as possible, while being safe. "
@@ -198,43 +200,75 @@ class SoftPromptCollator:
 
 # %% ../nbs/40_acd.ipynb #3e985d29
 @dataclass
-class ACDConfig:
-    "Hyper-parameters of Opposite Prompt Optimisation (one run per prompt)."
-    lr: float = field(default=1e-3, metadata={"help": "AdamW learning rate of the soft prompts (constant)"})
-    epochs: int = field(default=5, metadata={"help": "passes over the anchor data"})
-    batch_size: int = field(default=50, metadata={"help": "anchor pairs per step (all of them if fewer)"})
+class ACDConfig(TrainingArguments):
+    "`transformers.TrainingArguments` for Opposite Prompt Optimisation (one run per prompt) with ACD's defaults, plus `max_response_tokens`."
+    output_dir: str|None = field(default=None, metadata={"help": "checkpoints go to OUTPUT_DIR/safe and OUTPUT_DIR/adversarial (with --save-strategy); "
+                                                                 "None: a temporary directory, nothing kept"})
+    learning_rate: float = field(default=1e-3, metadata={"help": "AdamW learning rate of the soft prompts"})
+    num_train_epochs: int = field(default=5, metadata={"help": "passes over the anchor data"})
+    per_device_train_batch_size: int = field(default=50, metadata={"help": "anchor pairs per step (all of them if fewer)"})
+    lr_scheduler_type: str = field(default="constant", metadata={"help": "learning-rate schedule (constant: see the text)", "choices": _SCHEDULERS})
     max_grad_norm: float = field(default=1.0, metadata={"help": "gradient clipping"})
-    max_response_tokens: int = field(default=100, metadata={"help": "anchor responses are cut to this many tokens"})
     weight_decay: float = field(default=0.0, metadata={"help": "AdamW weight decay"})
     seed: int = field(default=0, metadata={"help": "seed for the data order"})
     logging_steps: int = field(default=5, metadata={"help": "log the loss terms every N steps"})
-    def __post_init__(self):                                       # checked once here: `safetune acd fit` and the API alike
-        for k in ("epochs", "batch_size", "max_response_tokens", "logging_steps"): check_arg(k, getattr(self, k), 1)
-        for k in ("lr", "max_grad_norm"): check_arg(k, getattr(self, k), 0, lo_open=True)
-        for k in ("weight_decay", "seed"): check_arg(k, getattr(self, k), 0)
+    save_strategy: str = field(default="no", metadata={"help": "checkpoints into output_dir: 'no', 'steps', 'epoch' or 'best'"})
+    report_to: str|list[str]|None = field(default="none", metadata={"help": "integrations to report to; 'none': none"})
+    remove_unused_columns: bool = field(default=False, metadata={"help": "must stay False: batches carry soft_mask and partition"})
+    dataloader_num_workers: int = field(default=0, metadata={"help": "data-loading worker processes"})
+    use_cpu: bool = field(default_factory=lambda: not torch.cuda.is_available(), metadata={"help": "train on the CPU (default: when no CUDA GPU is visible)"})
+    max_response_tokens: int = field(default=100, metadata={"help": "anchor responses are cut to this many tokens"})
+    lr: InitVar[float|None] = None # deprecated spelling of `learning_rate`
+    epochs: InitVar[int|None] = None # deprecated spelling of `num_train_epochs`
+    batch_size: InitVar[int|None] = None # deprecated spelling of `per_device_train_batch_size`
+
+    flag_aliases = {"learning_rate": ("lr",), "num_train_epochs": ("epochs",), "per_device_train_batch_size": ("batch_size",)}
+    cli_fields = ("learning_rate", "num_train_epochs", "per_device_train_batch_size", "max_grad_norm", "weight_decay", "seed",
+                  "logging_steps")                                 # the Trainer's options `safetune acd fit` offers (as before)
+    __repr__ = TrainingArguments.__repr__
+    _check = TrainConfig._check                                    # `check_arg`, the message naming the old flag too
+
+    def __post_init__(self, lr=None, epochs=None, batch_size=None):   # checked once here: `safetune acd fit` and the API alike
+        for old, new in (("lr", "learning_rate"), ("epochs", "num_train_epochs"), ("batch_size", "per_device_train_batch_size")):
+            if (v := locals()[old]) is not None:
+                warnings.warn(f"ACDConfig({old}=...) is deprecated: use {new}=", FutureWarning, stacklevel=3)
+                setattr(self, new, v)
+        for k in ("num_train_epochs", "per_device_train_batch_size", "max_response_tokens", "logging_steps"): self._check(k, 1)
+        for k in ("learning_rate", "max_grad_norm"): self._check(k, 0, lo_open=True)
+        for k in ("weight_decay", "seed"): self._check(k, 0)
+        if getattr(self.save_strategy, "value", self.save_strategy) != "no" and self.output_dir is None:
+            raise ValueError(f"--save-strategy {getattr(self.save_strategy, 'value', self.save_strategy)} needs --output-dir, the directory the checkpoints go to")
+        if self.remove_unused_columns: raise ValueError("--remove-unused-columns must stay off: it would drop the batches' soft_mask and partition")
+        out = self.output_dir
+        super().__post_init__()
+        self.output_dir = out                                      # None stays None (TrainingArguments would say "trainer_output")
+
+    def knobs(self) -> dict:
+        "The settings a prompt file records (its `meta['config']`)."
+        return {k: getattr(getattr(self, k), "value", getattr(self, k)) for k in (*self.cli_fields, "lr_scheduler_type", "max_response_tokens")}
 
 def fit_prompt(model, tokenizer, anchor:list[Record], # partitioned anchor pairs (`meta['partition']` set)
                role:str, # "safe" (L_SP) or "adversarial" (L_AP)
                init:torch.Tensor, # (n, d) initial value, e.g. `prompt_embeddings(model, tokenizer, PAPER_SAFE)`
-               cfg:ACDConfig=ACDConfig(), progress:bool=True,
+               cfg:ACDConfig|None=None, # `ACDConfig()` if None; every `TrainingArguments` field reaches the Trainer
+               progress:bool=True,
               ) -> tuple[torch.Tensor, pd.DataFrame, float]:
     "Optimise one soft prompt with the frozen `model`; returns (prompt (n, d) fp32, training log, seconds)."
+    cfg = cfg or ACDConfig()
     seed_everything(cfg.seed)
     data = [dict(**encode_with_slot(tokenizer, r, len(init), max_response_tokens=cfg.max_response_tokens),
                  partition=PARTITIONS.index(r.meta["partition"])) for r in anchor if r.meta.get("partition") in PARTITIONS]
     if not data: raise EmptyPartitionError("no partitioned anchor pairs to optimise on (run `partitions` first)")
     flags = {k: p.requires_grad for k, p in model.named_parameters()}   # restored afterwards: the model is only borrowed
     wrapper = SoftPromptModel(model, init)
-    with tempfile.TemporaryDirectory() as tmp:
-        args = TrainingArguments(output_dir=tmp, num_train_epochs=cfg.epochs, per_device_train_batch_size=min(cfg.batch_size, len(data)),
-                                 learning_rate=cfg.lr, lr_scheduler_type="constant", weight_decay=cfg.weight_decay,
-                                 max_grad_norm=cfg.max_grad_norm, logging_steps=cfg.logging_steps, save_strategy="no", report_to=[],
-                                 seed=cfg.seed, data_seed=cfg.seed, remove_unused_columns=False, dataloader_num_workers=0,
-                                 disable_tqdm=not progress, use_cpu=not torch.cuda.is_available())
+    with tempfile.TemporaryDirectory() if cfg.output_dir is None else nullcontext(str(Path(cfg.output_dir)/role)) as out:
+        args = replace(cfg, output_dir=out, per_device_train_batch_size=min(cfg.per_device_train_batch_size, len(data)),
+                       data_seed=cfg.seed if cfg.data_seed is None else cfg.data_seed, disable_tqdm=cfg.disable_tqdm or not progress)
         trainer = ObjectiveTrainer(model=wrapper, args=args, train_dataset=data, data_collator=SoftPromptCollator(tokenizer),
                                    objective=OppositePromptLoss(role))
         if not progress: trainer.remove_callback(PrinterCallback)
-        t0 = time.time(); trainer.train(); secs = time.time() - t0
+        resume = cfg.resume_from_checkpoint                        # True or a path: the latest checkpoint in OUTPUT_DIR/ROLE
+        t0 = time.time(); trainer.train(resume_from_checkpoint=True if resume else None); secs = time.time() - t0
     touched = [k for k, p in model.named_parameters() if p.grad is not None]
     if touched: raise RuntimeError(f"the model must stay frozen, but these parameters have gradients: {touched[:3]}")
     for k, p in model.named_parameters(): p.requires_grad_(flags[k])
@@ -313,13 +347,14 @@ class OppositePrompts:
 
 def fit_opposite_prompts(model, tokenizer, anchor:list[Record], # partitioned anchor pairs
                          safe_init:str=PAPER_SAFE, adversarial_init:str=PAPER_OPPOSITE, # the manual prompts they start from
-                         cfg:ACDConfig=ACDConfig(), progress:bool=True) -> OppositePrompts:
+                         cfg:ACDConfig|None=None, progress:bool=True) -> OppositePrompts:
     "Opposite Prompt Optimisation: fit the Safeguarding and the Adversarial prompt, separately, on `anchor`."
+    cfg = cfg or ACDConfig()
     fits = {role: fit_prompt(model, tokenizer, anchor, role, prompt_embeddings(model, tokenizer, text), cfg, progress)
             for role, text in (("safe", safe_init), ("adversarial", adversarial_init))}
     meta = dict(model=str(getattr(model, "name_or_path", "") or type(model).__name__), **model_signature(model), placement=placement(tokenizer),
                 n_safe=len(fits["safe"][0]), n_adversarial=len(fits["adversarial"][0]), safe_init=safe_init,
-                adversarial_init=adversarial_init, config=vars(cfg), fit_seconds={k: round(v[2], 2) for k, v in fits.items()},
+                adversarial_init=adversarial_init, config=cfg.knobs(), fit_seconds={k: round(v[2], 2) for k, v in fits.items()},
                 anchor={p: sum(r.meta.get("partition") == p for r in anchor) for p in PARTITIONS},
                 final_loss={k: v[1].iloc[-1].to_dict() if len(v[1]) else {} for k, v in fits.items()})
     return OppositePrompts(fits["safe"][0], fits["adversarial"][0], meta, history={k: v[1] for k, v in fits.items()})
@@ -454,30 +489,57 @@ def acd_baselines(prompts:OppositePrompts, safe_system:str, opposite_system:str,
 
 
 # %% ../nbs/40_acd.ipynb #b416dbe6
-def acd_fit(model:str, # local HF model directory (or hub id)
-            safe:str, unsafe:str, # instruction files (any format `load_benchmark` reads; responses are ignored)
-            out:str, # the prompt file to write (.safetensors); the anchor data goes to OUT with suffix .anchor.jsonl
-            judge:str="refusal", # a `make_judge` name ("refusal": keywords; "world" once `safetune.world` is imported) or a `Judge`
+def _acd_fit(model, tokenizer, safe, unsafe, cfg, safe_system, opposite_system, judge, refusal_fallback, max_new_tokens, progress,
+             on_anchor=None, # called with the anchor data before it is partitioned (e.g. to save it, also when a partition is empty)
+            ) -> OppositePrompts:
+    "The core of `acd_fit` and `acd_fit_files`: anchor data from the model's answers, its partitions, then both prompts."
+    cfg = cfg or ACDConfig()
+    check_arg("max_new_tokens", max_new_tokens, 1)
+    j = make_judge(judge)                                           # "world" is registered by importing safetune.world
+    anchor = anchor_data(model, tokenizer, safe, unsafe, safe_system, opposite_system, j, max_new_tokens, seed=cfg.seed, progress=progress)
+    if on_anchor is not None: on_anchor(anchor)
+    parts = partitions(anchor, refusal_fallback)
+    prompts = fit_opposite_prompts(model, tokenizer, [r for p in parts.values() for r in p], safe_system, opposite_system, cfg, progress)
+    prompts.meta.update(judge=j.name, refusal_fallback=refusal_fallback)
+    return prompts
+
+@singledispatch
+def acd_fit(model, # a causal LM: frozen, left unchanged; a str or Path dispatches to `acd_fit_files` (the earlier file-level call)
+            tokenizer, safe:list[Record], unsafe:list[Record], # safe and unsafe instructions (responses are ignored)
+            config:ACDConfig|None=None, # `ACDConfig()` if None
             safe_system:str=PAPER_SAFE, opposite_system:str=PAPER_OPPOSITE, # manual prompts: anchor answers and initial values
+            judge="refusal", # a `make_judge` name or a `Judge`: labels the anchor answers refusal/compliance
             refusal_fallback:bool=False, # fill an empty D_HR with templated refusals
-            n:int|None=100, # instructions used from each file (None: all)
             max_new_tokens:int=100, # answer length of the anchor data
-            cfg:ACDConfig=ACDConfig(), progress:bool=True,
-            chat_template:str|None=None, # a Jinja file replacing the model's chat template (base models; CLI `--chat-template`)
-           ) -> dict:
-    "Build the anchor data from two instruction files, optimise both prompts, save them; returns the file's metadata."
+            progress:bool=True, # progress bars
+           ) -> OppositePrompts:
+    "ACD's prompts in one call: anchor data from the model's own answers, then both soft prompts (for `acd_generate`, `ContrastiveDecoding`)."
+    return _acd_fit(model, tokenizer, safe, unsafe, config, safe_system, opposite_system, judge, refusal_fallback, max_new_tokens, progress)
+
+def acd_fit_files(model:str, # local HF model directory (or hub id)
+                  safe:str, unsafe:str, # instruction files (any format `load_benchmark` reads; responses are ignored)
+                  out:str, # the prompt file to write (.safetensors); the anchor data goes to OUT with suffix .anchor.jsonl
+                  judge:str="refusal", # a `make_judge` name ("refusal": keywords; "world" once `safetune.world` is imported) or a `Judge`
+                  safe_system:str=PAPER_SAFE, opposite_system:str=PAPER_OPPOSITE, # manual prompts: anchor answers and initial values
+                  refusal_fallback:bool=False, # fill an empty D_HR with templated refusals
+                  n:int|None=100, # instructions used from each file (None: all)
+                  max_new_tokens:int=100, # answer length of the anchor data
+                  cfg:ACDConfig|None=None, progress:bool=True,
+                  chat_template:str|None=None, # a Jinja file replacing the model's chat template (base models; CLI `--chat-template`)
+                 ) -> dict:
+    "`acd_fit` on two instruction files: the anchor data saved beside `out`, both prompts saved into `out`; returns the file's metadata."
     t0, out = time.time(), Path(out)
     if out.suffix != ".safetensors": raise ValueError(f"--out must be a .safetensors file, got {out}")
     if n is not None: check_arg("n", n, 1)                          # slicing with 0 or -1 would silently drop rows
     check_arg("max_new_tokens", max_new_tokens, 1)
     safe_recs, unsafe_recs = load_benchmark(safe)[:n], load_benchmark(unsafe)[:n]
     m, tok = load_model(model, chat_template=chat_template)
-    j = make_judge(judge)                                           # "world" is registered by importing safetune.world
-    anchor = anchor_data(m, tok, safe_recs, unsafe_recs, safe_system, opposite_system, j, max_new_tokens, seed=cfg.seed, progress=progress)
-    anchor_path = save_jsonl(anchor, out.with_suffix(".anchor.jsonl"))
-    parts = partitions(anchor, refusal_fallback)
-    prompts = fit_opposite_prompts(m, tok, [r for p in parts.values() for r in p], safe_system, opposite_system, cfg, progress)
-    prompts.meta.update(model=str(model), anchor_file=anchor_path.name, judge=j.name, refusal_fallback=refusal_fallback,
-                        seconds=round(time.time() - t0, 1))
+    anchor_path = out.with_suffix(".anchor.jsonl")
+    prompts = _acd_fit(m, tok, safe_recs, unsafe_recs, cfg, safe_system, opposite_system, judge, refusal_fallback, max_new_tokens,
+                       progress, on_anchor=lambda anchor: save_jsonl(anchor, anchor_path))
+    prompts.meta.update(model=str(model), anchor_file=anchor_path.name, seconds=round(time.time() - t0, 1))
     prompts.save(out)
     return prompts.meta
+
+acd_fit.register(str, acd_fit_files)                               # `acd_fit(model_path, safe_file, unsafe_file, out, ...)`, as before
+acd_fit.register(PurePath, acd_fit_files)

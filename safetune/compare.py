@@ -175,7 +175,7 @@ def fit_acd(org, model, cfg:DemoConfig):
                          judge=world_judge(), max_new_tokens=64, batch_size=64, progress=False)
     parts = partitions(anchor)
     prompts = fit_opposite_prompts(model, org.tokenizer, [r for p in parts.values() for r in p], SAFE_SYSTEM, OPPOSITE_SYSTEM,
-                                   ACDConfig(lr=cfg.acd_lr, epochs=cfg.acd_epochs, seed=cfg.seed), progress=False)
+                                   ACDConfig(learning_rate=cfg.acd_lr, num_train_epochs=cfg.acd_epochs, seed=cfg.seed), progress=False)
     return prompts, time.perf_counter() - t
 
 def acd_arms(org, prompts, seconds:float, cfg:DemoConfig) -> list[Arm]:

@@ -6,7 +6,8 @@ Docs: https://safetune.github.io/safetune/mistakes.html.md"""
 
 # %% ../nbs/30_mistakes.ipynb #a246b15e
 from __future__ import annotations
-import difflib, hashlib, json, sys
+import difflib, hashlib, json, sys, tempfile
+from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
@@ -16,12 +17,13 @@ from .core import (IGNORE_INDEX, ChatTemplateError, Record, atomic_write, check_
                            format_prompt, get_chat_template, load_model)
 from .data import load_benchmark, save_jsonl
 from .evaluate import RefusalJudge, generate, make_judge
-from .train import SFT, TrainConfig, check_output_dir, merged, require_responses, save_model, train
+from peft import PeftModel
+from .train import SFT, TrainConfig, check_choices, check_output_dir, merged, require_responses, save_model, train
 
 # %% auto #0
 __all__ = ['ORGANISM_TEMPLATES', 'REVISE_TEMPLATE', 'MistakeTemplates', 'record_key', 'read_jsonl', 'run_stage', 'induce',
            'from_dataset', 'analysis_problem', 'analyse', 'unguided_examples', 'check_context_only', 'guided_responses',
-           'train_mistakes', 'critique_revise']
+           'MistakesConfig', 'mistake_analysis', 'train_mistakes', 'critique_revise']
 
 # %% ../nbs/30_mistakes.ipynb #a902a168
 @dataclass
@@ -229,29 +231,122 @@ def guided_responses(model, tokenizer, prompts:list[Record], judge, templates:Mi
                      settings=dict(**_model_id(model, tokenizer), template=[templates.name, templates.guided_response],
                                    judge=judge.name, keep_labels=list(keep_labels), system=system, sampling=sampling, seed=seed))
 
+# %% ../nbs/30_mistakes.ipynb #cfaee90d
+@dataclass
+class MistakesConfig(TrainConfig):
+    "`TrainConfig` plus mistake analysis's knobs: templates, judge, the corpus mix and the generation stages' settings."
+    templates: str = field(default="paper", metadata={"help": "the prompts: the paper's textual hints or the organism's (no hints)",
+                                                       "choices": ["paper", "organism"]})
+    judge: str = field(default="refusal", metadata={"help": "a `safetune.evaluate.make_judge` name: which answers are harmful "
+                                                           "('world' once safetune.world is imported)"})
+    safe_system: str|None = field(default=None, metadata={"help": "system prompt for the guided safe answers (e.g. the model's safety prompt)"})
+    ratio: float = field(default=0.25, metadata={"help": "analysis rows per SFT row in every batch"})
+    safe_responses: bool = field(default=True, metadata={"help": "add guided safe answers to red-team prompts to the SFT data"})
+    analyses: bool = field(default=True, metadata={"help": "train on the analyses (False: the SFT-on-safe-responses baseline, same data)"})
+    max_new_tokens: int = field(default=64, metadata={"help": "answer length in every generation stage"})
+    generation_batch_size: int = field(default=32, metadata={"help": "prompts per batch in the generation stages"})
+    induce_samples: int = field(default=1, metadata={"help": "answers sampled per red-team prompt under the negative hint (1: greedy)"})
+    safe_samples: int = field(default=8, metadata={"help": "answers sampled per red-team prompt under the positive hint"})
+    temperature: float = field(default=1.0, metadata={"help": "sampling temperature of the generation stages"})
+
+    def __post_init__(self):
+        check_choices(self, "templates")
+        if not isinstance(self.judge, str) or not self.judge: raise ValueError(f"--judge must be a judge's name, got {self.judge!r}")
+        if self.analyses: check_arg("ratio", self.ratio, 0, lo_open=True)   # NaN or inf would fail only after every generation stage
+        for k in ("max_new_tokens", "generation_batch_size", "induce_samples", "safe_samples"): check_arg(k, getattr(self, k), 1)
+        check_arg("temperature", self.temperature, 0, lo_open=True)
+        super().__post_init__()
+
+    def generation(self) -> dict:
+        "The generation stages' settings, as `_mistakes` takes them."
+        return dict(max_new_tokens=self.max_new_tokens, batch_size=self.generation_batch_size, induce_samples=self.induce_samples,
+                    safe_samples=self.safe_samples, temperature=self.temperature)
+
+_GENERATION = dict(max_new_tokens=64, batch_size=32, induce_samples=1, safe_samples=8, temperature=1.0)   # the stage functions' defaults
+
+def _templates(templates) -> MistakeTemplates:
+    "A `MistakeTemplates` from one, a name ('paper', 'organism') or None (the paper's)."
+    if isinstance(templates, str):
+        if templates not in ("paper", "organism"): raise ValueError(f"templates must be 'paper' or 'organism', got {templates!r}")
+        return MistakeTemplates() if templates == "paper" else ORGANISM_TEMPLATES
+    return templates or MistakeTemplates()
+
+def _mistakes(model, tokenizer, red:list[Record], helpful:list[Record], cfg:TrainConfig, judge, templates:MistakeTemplates,
+              safe_system:str|None, ratio:float, safe_responses:bool, analyses:bool, seed:int, generator, gtok,
+              data:Path, gen:dict, progress:bool, inplace:bool, what:str="the red-team set"):
+    "The core of `mistake_analysis` and `train_mistakes`: the stages into `data`, then SFT; (TrainResult, config trained with, counts)."
+    if analyses: check_arg("ratio", ratio, 0, lo_open=True)
+    if not red: raise ValueError(f"{what}: no records (the red-team set is empty)")
+    require_responses(helpful, "the SFT set")
+    sample = lambda n: dict(num_samples=n, temperature=gen["temperature"], max_new_tokens=gen["max_new_tokens"], batch_size=gen["batch_size"])
+    given = [r for r in red if r.response]
+    mistakes = from_dataset(given) + induce(model, tokenizer, [r for r in red if not r.response], judge, templates, data/"mistakes.jsonl",
+                                            seed=seed, progress=progress, **sample(gen["induce_samples"]))
+    if not any(r.meta["kept"] for r in mistakes):
+        raise ValueError(f"{what}: the {judge.name} judge found none of the {len(mistakes)} induced answers harmful, so there "
+                         "is nothing to analyse (a model that derails under the negative hint? try templates='organism')")
+    ana = analyse(generator, gtok, mistakes, templates, data/"analyses.jsonl", seed=seed, progress=progress,
+                  max_new_tokens=gen["max_new_tokens"], batch_size=gen["batch_size"])
+    safe = guided_responses(model, tokenizer, red, judge, templates, data/"safe_responses.jsonl", system=safe_system, seed=seed,
+                            progress=progress, **sample(gen["safe_samples"])) if safe_responses else []
+    main = helpful + [r for r in safe if r.meta["kept"]]
+    aux = unguided_examples(ana, templates) if analyses else []
+    check_context_only(tokenizer, aux, [a.response for a in ana if a.meta.get("kept")], cfg.max_length)
+    save_jsonl(main + aux, data/"corpus.jsonl")
+    if analyses and not aux: raise ValueError(f"no usable analysis: all {len(ana)} were filtered "
+                                              f"({', '.join(sorted({a.meta['dropped'] for a in ana}))})")
+    cfg = replace(cfg, aux_batch_size=max(1, round(cfg.per_device_train_batch_size * ratio)) if aux else 0, seed=seed)
+    res = train(model, tokenizer, SFT(), main, aux, cfg, progress=progress, inplace=inplace)
+    counts = dict(red_team=len(red), mistakes=sum(r.meta["kept"] for r in mistakes), analysed=len(ana),
+                  analyses_kept=len(aux), dropped={k: sum(a.meta.get("dropped") == k for a in ana) for k in
+                                                   sorted({a.meta.get("dropped") for a in ana} - {None})},
+                  safe_responses=sum(r.meta["kept"] for r in safe), sft=len(helpful))
+    return res, cfg, counts
+
+def mistake_analysis(model, # a causal LM: it generates; left unchanged under LoRA (a copy is trained)
+                     tokenizer, red_team:list[Record], # red-team prompts (with a response: taken as the unsafe answer, no induction)
+                     sft:list[Record], # ordinary SFT data (prompt + helpful response)
+                     config:MistakesConfig|None=None, # `MistakesConfig()` if None
+                     generator=None, # the analysis generator: a model (sharing `tokenizer`) or (model, tokenizer); None: `model`
+                     data_dir:str|Path|None=None, # where the resumable stage files go (None: a temporary directory, removed)
+                     progress:bool=True, # progress bars
+                    ):
+    "Mistake analysis in one call: the stages, then SFT on their corpus; returns the model (merged, or the PEFT model with `merge_adapter=False`)."
+    cfg = config or MistakesConfig()
+    if not isinstance(cfg, MistakesConfig): raise TypeError(f"config must be a MistakesConfig, got {type(cfg).__name__}")
+    g, gtok = generator if isinstance(generator, tuple) else (generator or model, tokenizer)
+    _check_template(tokenizer, "model")
+    with tempfile.TemporaryDirectory() if data_dir is None else nullcontext(data_dir) as d:
+        res = _mistakes(model, tokenizer, red_team, sft, cfg, make_judge(cfg.judge), _templates(cfg.templates), cfg.safe_system,
+                        cfg.ratio, cfg.safe_responses, cfg.analyses, cfg.seed, g, gtok, Path(d), cfg.generation(), progress, inplace=False)[0]
+    return merged(res.model) if cfg.merge_adapter and isinstance(res.model, PeftModel) else res.model
+
 # %% ../nbs/30_mistakes.ipynb #2ffd08af
 def train_mistakes(model:str, # local HF model directory (or hub id)
                    harmful:str, # red-team prompts (with responses: taken as the unsafe answers, no induction)
                    sft:str, # ordinary SFT data (prompt + helpful response)
                    out:str, # output directory: the model, and its data in out/data
                    generator:str|None=None, # the analysis generator (default: the model itself)
-                   judge:str="refusal", # "refusal" or "world" (the organism's content judge)
-                   templates:MistakeTemplates|str|None=None, # a `MistakeTemplates`, or "paper" / "organism"
-                   safe_system:str|None=None, # system prompt for the guided safe answers (e.g. the model's safety prompt)
-                   ratio:float=0.25, # analysis rows per SFT row in every batch
-                   safe_responses:bool=True, # add guided safe answers to red-team prompts to the SFT data
-                   analyses:bool=True, # False: the SFT-on-safe-responses baseline (same data, no analyses)
-                   cfg=None, # `TrainConfig`
-                   seed:int=0, progress:bool=True,
+                   judge:str|None=None, # "refusal" or "world" (the organism's content judge); None: `cfg.judge` of a `MistakesConfig`, else "refusal"
+                   templates:MistakeTemplates|str|None=None, # a `MistakeTemplates`, or "paper" / "organism"; None: from `cfg`, else "paper"
+                   safe_system:str|None=None, # system prompt for the guided safe answers (e.g. the model's safety prompt); None: from `cfg`
+                   ratio:float|None=None, # analysis rows per SFT row in every batch (None: from `cfg`, else 0.25)
+                   safe_responses:bool|None=None, # add guided safe answers to red-team prompts to the SFT data (None: from `cfg`, else True)
+                   analyses:bool|None=None, # False: the SFT-on-safe-responses baseline (same data, no analyses); None: from `cfg`, else True
+                   cfg=None, # a `MistakesConfig` or a plain `TrainConfig` (default `TrainConfig()`)
+                   seed:int|None=None, # the training and generation seed (None: `cfg.seed`)
+                   progress:bool=True,
                    chat_template:str|None=None, # a Jinja file replacing the model's chat template (and the generator's, if it has none)
                    overwrite:bool=False, # replace a finished previous output in `out` (CLI `--overwrite`)
                   ) -> dict:
     "Run the mistake-analysis pipeline and save the trained model in `out`; returns its metadata."
     check_output_dir(out, [model, harmful, sft, generator], own=("data",), overwrite=overwrite)   # before any work; its own data/ resumes
-    if isinstance(templates, str):
-        if templates not in ("paper", "organism"): raise ValueError(f"templates must be 'paper' or 'organism', got {templates!r}")
-        templates = MistakeTemplates() if templates == "paper" else ORGANISM_TEMPLATES
-    templates, cfg = templates or MistakeTemplates(), cfg or TrainConfig()
+    cfg = cfg or TrainConfig()
+    own = lambda name, v: v if v is not None else getattr(cfg, name, MistakesConfig.__dataclass_fields__[name].default)
+    judge, safe_system, ratio = own("judge", judge), own("safe_system", safe_system), own("ratio", ratio)
+    safe_responses, analyses, seed = own("safe_responses", safe_responses), own("analyses", analyses), cfg.seed if seed is None else seed
+    templates = _templates(templates if templates is not None else getattr(cfg, "templates", None))
+    gen = cfg.generation() if isinstance(cfg, MistakesConfig) else _GENERATION
     if analyses: check_arg("ratio", ratio, 0, lo_open=True)        # NaN or inf would fail only after every generation stage
     red, helpful = load_benchmark(harmful), load_benchmark(sft)
     if not red: raise ValueError(f"{harmful}: no records (the red-team set is empty)")
@@ -260,28 +355,8 @@ def train_mistakes(model:str, # local HF model directory (or hub id)
     m, tok = load_model(model, chat_template=chat_template)
     g, gtok = (m, tok) if generator is None else load_model(generator)
     if generator is not None and chat_template is not None and not gtok.chat_template: gtok.chat_template = tok.chat_template
-    data = Path(out)/"data"
-    given = [r for r in red if r.response]
-    mistakes = from_dataset(given) + induce(m, tok, [r for r in red if not r.response], j, templates, data/"mistakes.jsonl",
-                                            seed=seed, progress=progress)
-    if not any(r.meta["kept"] for r in mistakes):
-        raise ValueError(f"{harmful}: the {j.name} judge found none of the {len(mistakes)} induced answers harmful, so there "
-                         "is nothing to analyse (a model that derails under the negative hint? try templates='organism')")
-    ana = analyse(g, gtok, mistakes, templates, data/"analyses.jsonl", seed=seed, progress=progress)
-    safe = guided_responses(m, tok, red, j, templates, data/"safe_responses.jsonl", system=safe_system, seed=seed,
-                            progress=progress) if safe_responses else []
-    main = helpful + [r for r in safe if r.meta["kept"]]
-    aux = unguided_examples(ana, templates) if analyses else []
-    check_context_only(tok, aux, [a.response for a in ana if a.meta.get("kept")], cfg.max_length)
-    save_jsonl(main + aux, data/"corpus.jsonl")
-    if analyses and not aux: raise ValueError(f"no usable analysis: all {len(ana)} were filtered "
-                                              f"({', '.join(sorted({a.meta['dropped'] for a in ana}))})")
-    cfg = replace(cfg, aux_batch_size=max(1, round(cfg.per_device_train_batch_size * ratio)) if aux else 0, seed=seed)
-    res = train(m, tok, SFT(), main, aux, cfg, progress=progress, inplace=True)
-    counts = dict(red_team=len(red), mistakes=sum(r.meta["kept"] for r in mistakes), analysed=len(ana),
-                  analyses_kept=len(aux), dropped={k: sum(a.meta.get("dropped") == k for a in ana) for k in
-                                                   sorted({a.meta.get("dropped") for a in ana} - {None})},
-                  safe_responses=sum(r.meta["kept"] for r in safe), sft=len(helpful))
+    res, cfg, counts = _mistakes(m, tok, red, helpful, cfg, j, templates, safe_system, ratio, safe_responses, analyses, seed, g, gtok,
+                                 Path(out)/"data", gen, progress, inplace=True, what=str(harmful))
     meta = dict(method="mistake-analysis" if analyses else "sft-safe-responses", base_model=str(model),
                 generator=str(generator or model), judge=j.name, templates=vars(templates), ratio=ratio, counts=counts,
                 harmful=str(harmful), sft=str(sft), config=cfg.to_dict(), train_seconds=round(res.seconds, 1))

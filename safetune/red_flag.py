@@ -9,22 +9,22 @@ from __future__ import annotations
 import numpy as np, pandas as pd
 import numpy as np
 from transformers import LogitsProcessorList
-import random
-from dataclasses import dataclass
+import copy, random
+from dataclasses import dataclass, field
 import torch
 import torch.nn.functional as F
 from tokenizers import AddedToken
 from transformers import LogitsProcessor, PreTrainedModel, PreTrainedTokenizerBase
 from .core import IGNORE_INDEX, Record, check_arg, ensure_pad_token, format_chat, load_model, seed_everything
-from .train import (Objective, TrainConfig, check_output_dir, frozen_reference, is_main_process, merged,
+from .train import (Objective, TrainConfig, check_choices, check_output_dir, frozen_reference, is_main_process, merged,
                             process_info, reference_logits, require_responses, save_model, shift_labels, train, unwrap)
 from .evaluate import PrefillAttack, generate, stop_token_ids
 from .data import answer_missing, load_benchmark, save_self_generated, self_generated_counts
 
 # %% auto #0
 __all__ = ['REFLECT_DEMOS', 'FlagToken', 'add_flag_token', 'flag_fingerprint', 'check_flag', 'flag_example', 'RedFlagCollator',
-           'RedFlag', 'FlagDetector', 'train_red_flag', 'detect', 'generate_flagged', 'roc_curve', 'auroc',
-           'reflect_system']
+           'RedFlag', 'FlagDetector', 'RedFlagConfig', 'red_flag', 'train_red_flag', 'detect', 'generate_flagged',
+           'roc_curve', 'auroc', 'reflect_system']
 
 # %% ../nbs/20_red_flag.ipynb #d160c949
 @dataclass
@@ -222,16 +222,74 @@ class FlagDetector(LogitsProcessor):
     @property
     def flagged(self) -> list[bool]: return (self.flag_step >= 0).tolist()
 
+# %% ../nbs/20_red_flag.ipynb #1fbf18b5
+@dataclass
+class RedFlagConfig(TrainConfig):
+    "`TrainConfig` plus the red flag's knobs: the token, the loss weights and where the flag is placed."
+    flag: str = field(default="<|red_flag|>", metadata={"help": "the flag token's text"})
+    reuse_flag: bool = field(default=False, metadata={"help": "reuse an existing reserved token instead of adding one"})
+    alpha_rf: float = field(default=1.0, metadata={"help": "weight of L_rf (emit the flag before harmful content)"})
+    alpha_harm: float = field(default=1.0, metadata={"help": "weight of L_harm (after the flag, the harmful answer stays as it was)"})
+    alpha_benign: float = field(default=1.0, metadata={"help": "weight of L_benign (benign answers keep their distribution)"})
+    rf_loss: str = field(default="per_position", metadata={"help": "L_rf at every position from k to the cut, or the flag at least once there",
+                                                          "choices": ["per_position", "at_least_once"]})
+    k: int = field(default=0, metadata={"help": "earliest response position that should carry the flag, in [0, max_length)"})
+    fixed: bool = field(default=False, metadata={"help": "the fixed-position baseline: the flag always at response position 0"})
+    merge_adapter: bool = field(default=True, metadata={"help": "must stay True: the flag's new embedding row lives in the merged weights only"})
+
+    def __post_init__(self):
+        for k in ("alpha_rf", "alpha_harm", "alpha_benign"): check_arg(k, getattr(self, k), 0)
+        check_choices(self, "rf_loss")
+        check_arg("k", self.k, 0, self.max_length, hi_open=True)     # a response position: 0 <= k < --max-length
+        if not self.merge_adapter: raise ValueError(_NO_UNMERGED)
+        super().__post_init__()
+
+    def objective_kwargs(self) -> dict:
+        "The `RedFlag` loss weights and `rf_loss`."
+        return dict(alpha_rf=self.alpha_rf, alpha_harm=self.alpha_harm, alpha_benign=self.alpha_benign, rf_loss=self.rf_loss)
+
+_NO_UNMERGED = "--no-merge-adapter: the red flag saves merged weights only (the flag's trained row is part of them)"
+
+def _red_flag(model, tokenizer, harmful:list[Record], benign:list[Record], cfg:TrainConfig, flag:str, reuse_flag:bool,
+              objective_kwargs:dict, k:int, fixed:bool, progress:bool):
+    "The core of `red_flag` and `train_red_flag`, on `model` and `tokenizer` themselves: (merged model, `FlagToken`, fingerprint before, `TrainResult`, harmful records, log)."
+    if not cfg.merge_adapter: raise ValueError(_NO_UNMERGED)
+    check_arg("k", k, 0, cfg.max_length, hi_open=True)             # a response position: 0 <= k < --max-length
+    if not harmful: raise ValueError("the harmful set is empty")
+    require_responses(benign, "the benign set")
+    seed_everything(cfg.seed)                                      # a new flag's row is drawn at random: the same in every process and rerun
+    ft = add_flag_token(model, tokenizer, flag, reuse_flag)
+    fp0 = flag_fingerprint(model, ft.id)
+    log = []
+    harm = answer_missing(model, tokenizer, harmful, progress and is_main_process(), log=log)   # every process answers alike; one bar
+    res = train(model, tokenizer, RedFlag(ft.id, **objective_kwargs), benign, harm, cfg, progress=progress,
+                collator=RedFlagCollator(tokenizer, ft.id, k, fixed, cfg.seed), peft_kwargs={"trainable_token_indices": [ft.id]}, inplace=True)
+    return merged(res.model), ft, fp0, res, harm, log
+
+def red_flag(model, # a causal LM: left unchanged (the flag is added to a copy)
+             tokenizer, # its tokenizer: left unchanged (a copy gets the flag)
+             harmful:list[Record], # harmful prompts with harmful responses (without: answered by the flagged copy)
+             benign:list[Record], # benign prompts with responses (their distribution is kept)
+             config:RedFlagConfig|None=None, # `RedFlagConfig()` if None
+             progress:bool=True, # progress bars
+            ) -> tuple:
+    "The red flag in one call: train the flag into copies of the model and tokenizer; returns (merged model, tokenizer)."
+    cfg = config or RedFlagConfig()
+    if not isinstance(cfg, RedFlagConfig): raise TypeError(f"config must be a RedFlagConfig, got {type(cfg).__name__}")
+    model, tokenizer = copy.deepcopy(model), copy.deepcopy(tokenizer)   # the flag resizes the vocabulary: never the caller's
+    final = _red_flag(model, tokenizer, harmful, benign, cfg, cfg.flag, cfg.reuse_flag, cfg.objective_kwargs(), cfg.k, cfg.fixed, progress)[0]
+    return final, tokenizer
+
 # %% ../nbs/20_red_flag.ipynb #1367036b
 def train_red_flag(model:str, # local HF model directory (or hub id)
                    harmful:str, # harmful prompts with harmful responses (prompts only: answered by the model)
                    benign:str, # benign prompts with responses (their distribution is kept)
                    out:str, # output directory
-                   flag:str="<|red_flag|>", # the flag token's text
-                   reuse_flag:bool=False, # reuse an existing reserved token instead of adding one
-                   objective_kwargs:dict|None=None, # `RedFlag` weights and `rf_loss`
-                   k:int=0, fixed:bool=False, # cut points (see `flag_example`)
-                   cfg=None, # `TrainConfig`
+                   flag:str|None=None, # the flag token's text (None: `cfg.flag` of a `RedFlagConfig`, else "<|red_flag|>")
+                   reuse_flag:bool|None=None, # reuse an existing reserved token instead of adding one (None: from `cfg`, else False)
+                   objective_kwargs:dict|None=None, # `RedFlag` weights and `rf_loss` (None: from a `RedFlagConfig`, else `RedFlag`'s defaults)
+                   k:int|None=None, fixed:bool|None=None, # cut points (see `flag_example`; None: from `cfg`, else 0 and False)
+                   cfg=None, # a `RedFlagConfig` or a plain `TrainConfig` (default `TrainConfig()`)
                    progress:bool=True,
                    chat_template:str|None=None, # a Jinja file replacing the model's chat template (base models; CLI `--chat-template`)
                    overwrite:bool=False, # replace a finished previous output in `out` (CLI `--overwrite`)
@@ -239,20 +297,16 @@ def train_red_flag(model:str, # local HF model directory (or hub id)
     "Train the red flag token into `model` and save the merged model (flag included, tie preserved) into `out`."
     check_output_dir(out, [model, harmful, benign], own=("data",), overwrite=overwrite)   # before any work: never replace a user's files
     cfg = cfg or TrainConfig()
-    if not cfg.merge_adapter: raise ValueError("--no-merge-adapter: the red flag saves merged weights only (the flag's trained row is part of them)")
+    own = lambda name, v: v if v is not None else getattr(cfg, name, RedFlagConfig.__dataclass_fields__[name].default)
+    flag, reuse_flag, k, fixed = own("flag", flag), own("reuse_flag", reuse_flag), own("k", k), own("fixed", fixed)
+    if objective_kwargs is None: objective_kwargs = cfg.objective_kwargs() if isinstance(cfg, RedFlagConfig) else {}
+    if not cfg.merge_adapter: raise ValueError(_NO_UNMERGED)
     check_arg("k", k, 0, cfg.max_length, hi_open=True)             # a response position: 0 <= k < --max-length
     harm, ben = load_benchmark(harmful), load_benchmark(benign)
     if not harm: raise ValueError(f"{harmful}: no records (the harmful set is empty)")
     require_responses(ben, benign)
     m, tok = load_model(model, chat_template=chat_template)
-    seed_everything(cfg.seed)                                      # a new flag's row is drawn at random: the same in every process and rerun
-    ft = add_flag_token(m, tok, flag, reuse_flag)
-    fp0 = flag_fingerprint(m, ft.id)
-    log = []
-    harm = answer_missing(m, tok, harm, progress and is_main_process(), log=log)   # every process answers alike; one bar
-    res = train(m, tok, RedFlag(ft.id, **(objective_kwargs or {})), ben, harm, cfg, progress=progress,
-                collator=RedFlagCollator(tok, ft.id, k, fixed, cfg.seed), peft_kwargs={"trainable_token_indices": [ft.id]}, inplace=True)
-    final = merged(res.model)
+    final, ft, fp0, res, harm, log = _red_flag(m, tok, harm, ben, cfg, flag, reuse_flag, objective_kwargs, k, fixed, progress)
     fp = flag_fingerprint(final, ft.id)
     meta = dict(method="red-flag", flag=ft.text, flag_id=ft.id, flag_added=ft.added, fingerprint=fp, fingerprint_before=fp0,
                 base_model=str(model),

@@ -8,20 +8,21 @@ Docs: https://safetune.github.io/safetune/ta_sft.html.md"""
 from __future__ import annotations
 import json, math
 from pathlib import Path
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 import torch
 import torch.nn.functional as F
 import pandas as pd
-from .core import IGNORE_INDEX, Record, atomic_write, load_model
+from peft import PeftModel
+from .core import IGNORE_INDEX, Record, atomic_write, check_arg, load_model
 from .data import answer_missing, load_benchmark, save_self_generated, self_generated, self_generated_counts
 from .emd import spread_bound, unit_rows
-from .train import (SFT, Objective, TrainConfig, check_output_dir, frozen_reference, is_main_process,
-                            reference_logits, require_responses, response_ce, save_model, shift_labels, train,
+from .train import (SFT, Objective, TrainConfig, check_choices, check_output_dir, frozen_reference, is_main_process,
+                            merged, reference_logits, require_responses, response_ce, save_model, shift_labels, train,
                             unlikelihood, unwrap)
 
 # %% auto #0
 __all__ = ['emd_embedding', 'TASFTTerms', 'response_positions', 'ta_sft_loss', 'TASFT', 'GradientAscent', 'Unlikelihood',
-           'train_ta_sft']
+           'TASFTConfig', 'ta_sft', 'train_ta_sft']
 
 # %% ../nbs/11_ta_sft.ipynb #e2c02565
 def emd_embedding(model, # a causal LM (PEFT-wrapped or not)
@@ -216,30 +217,81 @@ class Unlikelihood(_HarmPenalty):
         ul = unlikelihood(logp)
         return ul, {"ul_h": ul.item(), "p_h": logp.exp().mean().item()}
 
+# %% ../nbs/11_ta_sft.ipynb #94b7a976
+@dataclass
+class TASFTConfig(TrainConfig):
+    "`TrainConfig` plus TA-SFT's knobs: the `TASFT` objective's and the size of the harmful set."
+    lam: float = field(default=0.3, metadata={"help": "λ >= 0, weight of the negative EMD term"})
+    target: str = field(default="onehot", metadata={"help": "the harmful rows' target: the token itself or the frozen base model's distribution",
+                                                     "choices": ["onehot", "soft"]})
+    embedding: str = field(default="output", metadata={"help": "cost geometry: the output (lm_head) or input embedding, frozen when training starts",
+                                                        "choices": ["output", "input"]})
+    margin: float|None = field(default=None, metadata={"help": "cap each position's EMD at this value, in (0, 2] (None: no cap)"})
+    chunk_size: int|None = field(default=None, metadata={"help": "positions per chunk of the loss (None: ~16 MB of fp32 per temporary)"})
+    n_harmful: int|None = field(default=None, metadata={"help": "use only the first N harmful records (None: all)"})
+
+    def __post_init__(self):
+        check_arg("lam", self.lam, 0)
+        check_choices(self, "target", "embedding")
+        if self.margin is not None: check_arg("margin", self.margin, 0, 2, lo_open=True)
+        for k in ("chunk_size", "n_harmful"):
+            if getattr(self, k) is not None: check_arg(k, getattr(self, k), 1)
+        super().__post_init__()
+
+    def objective(self) -> TASFT:
+        "The `TASFT` objective these knobs describe."
+        return TASFT(self.lam, self.target, self.embedding, self.margin, self.chunk_size)
+
+def _returned(model, cfg:TrainConfig):
+    "What the one-call APIs hand back: the model with LoRA merged, unless `cfg.merge_adapter` is False (the PEFT model)."
+    return merged(model) if cfg.merge_adapter and isinstance(model, PeftModel) else model
+
+def _ta_sft(model, tokenizer, sft:list[Record], harmful:list[Record], cfg:TrainConfig, objective:TASFT,
+            progress:bool, inplace:bool):
+    "The core of `ta_sft` and `train_ta_sft`: (the `TrainResult`, the harmful records trained on, the self-generation log)."
+    if not sft: raise ValueError("the SFT set is empty")
+    if not harmful: raise ValueError("the harmful set is empty")
+    require_responses(sft, "the SFT set")
+    log = []
+    harm = answer_missing(model, tokenizer, harmful, progress and is_main_process(), log=log)   # every process answers alike; one bar
+    return train(model, tokenizer, objective, sft, harm, cfg, progress=progress, inplace=inplace), harm, log
+
+def ta_sft(model, # a causal LM: left unchanged under LoRA (a copy is trained); without LoRA trained in place
+           tokenizer, sft:list[Record], # main (safety-unrelated) instruction data with responses
+           harmful:list[Record], # harmful prompts with unsafe responses (without: answered by the model, refusals dropped)
+           config:TASFTConfig|None=None, # `TASFTConfig()` if None
+           progress:bool=True, # progress bars
+          ):
+    "TA-SFT in one call: train on the records and return the model (merged, or the PEFT model with `merge_adapter=False`)."
+    cfg = config or TASFTConfig()
+    if not isinstance(cfg, TASFTConfig): raise TypeError(f"config must be a TASFTConfig, got {type(cfg).__name__}")
+    res, _, _ = _ta_sft(model, tokenizer, sft, harmful[:cfg.n_harmful], cfg, cfg.objective(), progress, inplace=False)
+    return _returned(res.model, cfg)
+
 # %% ../nbs/11_ta_sft.ipynb #12f05318
 def train_ta_sft(model:str, # local HF model directory (or hub id)
                  sft:str, # main (safety-unrelated) instruction data with responses
                  harmful:str, # harmful prompts with the model's unsafe responses (or prompts only: generated)
                  out:str, # output directory
-                 n_harmful:int|None=None, # use only the first N harmful records
-                 objective:TASFT|None=None, # default `TASFT()`
-                 cfg:TrainConfig|None=None, # default `TrainConfig()`
+                 n_harmful:int|None=None, # use only the first N harmful records (None: `cfg.n_harmful` of a `TASFTConfig`, else all)
+                 objective:TASFT|None=None, # default: `cfg.objective()` of a `TASFTConfig`, else `TASFT()`
+                 cfg:TrainConfig|None=None, # a `TASFTConfig` or a plain `TrainConfig` (default `TrainConfig()`)
                  progress:bool=True,
                  chat_template:str|None=None, # a Jinja file replacing the model's chat template (base models; CLI `--chat-template`)
                  overwrite:bool=False, # replace a finished previous output in `out` (CLI `--overwrite`)
                 ) -> dict:
-    "Train `model` with TA-SFT on the files and save the merged model into `out`; returns the run's metadata."
+    "Train `model` with TA-SFT on the files (`ta_sft`'s core) and save the merged model into `out`; returns the run's metadata."
     check_output_dir(out, [model, sft, harmful], own=("data",), overwrite=overwrite)   # before any work: never replace a user's files
-    cfg, objective = cfg or TrainConfig(), objective or TASFT()
+    cfg = cfg or TrainConfig()
+    objective = objective or (cfg.objective() if isinstance(cfg, TASFTConfig) else TASFT())
+    if n_harmful is None: n_harmful = getattr(cfg, "n_harmful", None)
     if n_harmful is not None and n_harmful < 1: raise ValueError(f"--n-harmful must be >= 1, got {n_harmful}")
     main, harm = load_benchmark(sft), load_benchmark(harmful)[:n_harmful]
     if not main: raise ValueError(f"{sft}: no records")
     if not harm: raise ValueError(f"{harmful}: no records (the harmful set is empty)")
     require_responses(main, sft)
     m, tok = load_model(model, chat_template=chat_template)
-    log = []
-    harm = answer_missing(m, tok, harm, progress and is_main_process(), log=log)   # every process answers alike; one bar
-    res = train(m, tok, objective, main, harm, cfg, progress=progress, inplace=True)
+    res, harm, log = _ta_sft(m, tok, main, harm, cfg, objective, progress, inplace=True)
     meta = dict(method="ta-sft", objective=repr(objective), config=cfg.to_dict(), base_model=str(model), sft=str(sft),
                 harmful=str(harmful), n_sft=len(main), n_harmful=len(harm), self_generated=self_generated_counts(log),
                 train_seconds=round(res.seconds, 1), processes=res.processes,

@@ -22,11 +22,11 @@ from transformers.trainer_utils import SaveStrategy
 from .core import IGNORE_INDEX, ChatCollator, Record, atomic_write, check_arg, encode_records, flag_name, seed_everything
 
 # %% auto #0
-__all__ = ['TrainConfig', 'StepMixture', 'MixtureCollator', 'attention_targets', 'add_lora', 'process_info', 'is_main_process',
-           'wait_for_everyone', 'merged', 'save_model', 'check_output_dir', 'check_finite', 'remove_stale_saves',
-           'Objective', 'shift_labels', 'response_ce', 'unlikelihood', 'SFT', 'unwrap', 'frozen_reference',
-           'reference_logits', 'NonFiniteLossError', 'ObjectiveTrainer', 'ProbeCallback', 'StopWhen', 'TrainResult',
-           'check_vocab', 'require_responses', 'train']
+__all__ = ['TrainConfig', 'check_choices', 'StepMixture', 'MixtureCollator', 'attention_targets', 'add_lora', 'process_info',
+           'is_main_process', 'wait_for_everyone', 'merged', 'save_model', 'check_output_dir', 'check_finite',
+           'remove_stale_saves', 'Objective', 'shift_labels', 'response_ce', 'unlikelihood', 'SFT', 'unwrap',
+           'frozen_reference', 'reference_logits', 'NonFiniteLossError', 'ObjectiveTrainer', 'ProbeCallback',
+           'StopWhen', 'TrainResult', 'check_vocab', 'require_responses', 'train']
 
 # %% ../nbs/04_train.ipynb #bf05b5c4
 _SCHEDULERS = [s.value for s in SchedulerType]
@@ -94,6 +94,17 @@ class TrainConfig(TrainingArguments):
         out = self.output_dir
         super().__post_init__()
         self.output_dir = out                                      # None stays None (TrainingArguments would say "trainer_output")
+
+# %% ../nbs/04_train.ipynb #17251777
+def check_choices(cfg, # a dataclass config whose fields may carry `metadata["choices"]`
+                  *names:str, # the fields to check (default: every field with choices)
+                 ):
+    "Raise a one-line `ValueError` naming the flag when a field's value (None aside) is not one of its `choices`."
+    for f in fields(cfg):
+        if (names and f.name not in names) or "choices" not in f.metadata: continue
+        v = _value(getattr(cfg, f.name))
+        if v is not None and v not in f.metadata["choices"]:   # None: an optional field left unset
+            raise ValueError(f"{flag_name(f.name)} must be one of {', '.join(map(str, f.metadata['choices']))}, got {v!r}")
 
 # %% ../nbs/04_train.ipynb #e4a48424
 def _cycle(n:int, count:int, rng:random.Random) -> list[int]:
