@@ -233,10 +233,14 @@ class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
 def add_config_args(parser:argparse.ArgumentParser, cls) -> argparse.ArgumentParser:
     "One `--flag` per field of `cls` (`_flag_fields`): its help, its choices, its default shown once; `cls.flag_aliases` adds old spellings."
     import dataclasses
-    base = next((b for b in cls.__mro__ if b.__name__ == "TrainingArguments"), None)
-    inherited = {f.name for f in dataclasses.fields(base)} if base else set()
-    own = parser.add_argument_group(f"{cls.__name__} options")
-    trainer = parser.add_argument_group("transformers.TrainingArguments options (the rest: the Python API)") if inherited else own
+    def declared_by(name):                                          # the most basic class that declares the field
+        return next(k for k in reversed(cls.__mro__) if name in getattr(k, "__dataclass_fields__", {}))
+    groups = {}
+    for k in cls.__mro__:                                           # the config's own options first, TrainingArguments' last
+        if "__dataclass_fields__" in vars(k) and any(declared_by(f.name) is k for f in _flag_fields(cls)):
+            title = ("transformers.TrainingArguments options (the rest: the Python API)" if k.__name__ == "TrainingArguments"
+                     else f"{k.__name__} options")
+            groups[k] = parser.add_argument_group(title)
     for f in _flag_fields(cls):
         default = f.default_factory() if f.default is dataclasses.MISSING else f.default
         flags = ["--" + n.replace("_", "-") for n in (f.name, *getattr(cls, "flag_aliases", {}).get(f.name, ()))]
@@ -244,7 +248,7 @@ def add_config_args(parser:argparse.ArgumentParser, cls) -> argparse.ArgumentPar
         if (ch := f.metadata.get("choices")):
             kw["choices"] = list(ch)
             if len(ch) > 4: kw |= dict(metavar=f.name.upper(), help=f"{kw['help']}; one of {', '.join(map(str, ch))}")   # listed once
-        group = trainer if f.name in inherited else own
+        group = groups[declared_by(f.name)]
         if typ is bool: group.add_argument(*flags, action=argparse.BooleanOptionalAction, **kw)
         else: group.add_argument(*flags, type=typ, **kw)
     return parser
@@ -253,20 +257,21 @@ def config_from_args(cls, args:argparse.Namespace):
     "Build `cls` from the parsed flags that `add_config_args` added."
     return cls(**{f.name: getattr(args, f.name) for f in _flag_fields(cls)})
 
-def add_train_args(parser:argparse.ArgumentParser) -> argparse.ArgumentParser:
-    "`TrainConfig`'s flags, and `--warmup-ratio`: the earlier spelling of a fractional `--warmup-steps`."
+def add_train_args(parser:argparse.ArgumentParser, cls=None, # a `TrainConfig` subclass (a method's config); default `TrainConfig`
+                  ) -> argparse.ArgumentParser:
+    "`cls`'s flags, and `--warmup-ratio`: the earlier spelling of a fractional `--warmup-steps`."
     from safetune.train import TrainConfig
-    add_config_args(parser, TrainConfig)
+    add_config_args(parser, cls or TrainConfig)
     parser.add_argument("--warmup-ratio", type=float, default=None, help="linear warm-up as a fraction of --max-steps, in [0, 1); "
                         "sets --warmup-steps (default: that flag's)")
     return parser
 
-def train_config_from_args(args:argparse.Namespace):
-    "`TrainConfig` from the flags of `add_train_args` (`--warmup-ratio`, when given, checked and passed as `warmup_steps`)."
+def train_config_from_args(args:argparse.Namespace, cls=None):
+    "`cls` (default `TrainConfig`) from the flags of `add_train_args` (`--warmup-ratio`, when given, checked and passed as `warmup_steps`)."
     from safetune.core import check_arg
     from safetune.train import TrainConfig
     if args.warmup_ratio is not None: args.warmup_steps = check_arg("warmup_ratio", args.warmup_ratio, 0, 1, hi_open=True)
-    return config_from_args(TrainConfig, args)
+    return config_from_args(cls or TrainConfig, args)
 
 # %% ../nbs/90_cli.ipynb #9fe3afc8
 _TEMPLATE_HELP = ("a Jinja chat-template file, for a model without a chat template (a base model); it replaces the "
@@ -354,40 +359,30 @@ def _parser(argv:list[str]|None=None, # the arguments about to be parsed: a comm
         ag.add_argument("--chat-template", default=None, metavar="FILE", help=_TEMPLATE_HELP)
     t = sub.add_parser("train", help="train a model with one of the methods; writes a Hugging Face directory")
     if wants("train"):
+        from safetune.mistakes import MistakesConfig
+        from safetune.red_flag import RedFlagConfig
+        from safetune.ta_sft import TASFTConfig
         tm = t.add_subparsers(dest="method", required=True, metavar="METHOD")
         ta = tm.add_parser("ta-sft", help="TA-SFT: SFT + negative semantic EMD on a few harmful responses",
                            formatter_class=HelpFormatter)
         ta.add_argument("--model", required=True, help="local Hugging Face model directory (or hub id)")
         ta.add_argument("--sft", required=True, help="safety-unrelated instruction data with responses (CSV/JSONL/JSON)")
         ta.add_argument("--harmful", required=True, help="harmful prompts with the model's unsafe responses (prompts only: generated)")
-        ta.add_argument("--n-harmful", type=int, default=None, help="use only the first N harmful records")
         ta.add_argument("--out", required=True, help="output directory (the merged model)")
-        ta.add_argument("--lam", type=float, default=0.3, help="λ, weight of the EMD term")
-        ta.add_argument("--target", default="onehot", choices=["onehot", "soft"], help="EMD target")
-        ta.add_argument("--embedding", default="output", choices=["output", "input"], help="embedding of the semantic cost")
-        ta.add_argument("--margin", type=float, default=None, help="cap each position's EMD at this value")
         ta.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True, help="progress bars")
         ta.add_argument("--chat-template", default=None, metavar="FILE", help=_TEMPLATE_HELP)
         ta.add_argument("--overwrite", action="store_true", help=_OVERWRITE_HELP)
-        add_train_args(ta)
+        add_train_args(ta, TASFTConfig)
         rf = tm.add_parser("red-flag", help="the red flag token: emitted when harmful content is imminent",
                            formatter_class=HelpFormatter)
         rf.add_argument("--model", required=True, help="local Hugging Face model directory (or hub id)")
         rf.add_argument("--harmful", required=True, help="harmful prompts with harmful responses (prompts only: generated)")
         rf.add_argument("--benign", required=True, help="benign prompts with responses")
         rf.add_argument("--out", required=True, help="output directory (the merged model, flag included)")
-        rf.add_argument("--flag", default="<|red_flag|>", help="the flag token's text")
-        rf.add_argument("--reuse-flag", action="store_true", help="reuse an existing reserved token (e.g. <|reserved_special_token_247|>)")
-        rf.add_argument("--alpha-rf", type=float, default=1.0, help="weight of the flag term")
-        rf.add_argument("--alpha-harm", type=float, default=1.0, help="weight of the KL after the flag")
-        rf.add_argument("--alpha-benign", type=float, default=1.0, help="weight of the KL on benign data")
-        rf.add_argument("--rf-loss", default="per_position", choices=["per_position", "at_least_once"], help="reading of the flag term")
-        rf.add_argument("--k", type=int, default=0, help="earliest response position that carries the flag")
-        rf.add_argument("--fixed", action="store_true", help="baseline: the flag always at the first response position")
         rf.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True, help="progress bars")
         rf.add_argument("--chat-template", default=None, metavar="FILE", help=_TEMPLATE_HELP)
         rf.add_argument("--overwrite", action="store_true", help=_OVERWRITE_HELP)
-        add_train_args(rf)
+        add_train_args(rf, RedFlagConfig)
         ma = tm.add_parser("mistakes", help="mistake analysis: induce, analyse, build the corpus, train (plain SFT)",
                            formatter_class=HelpFormatter)
         ma.add_argument("--model", required=True, help="local Hugging Face model directory (or hub id)")
@@ -395,19 +390,10 @@ def _parser(argv:list[str]|None=None, # the arguments about to be parsed: a comm
         ma.add_argument("--sft", required=True, help="ordinary SFT data (prompt + helpful response)")
         ma.add_argument("--out", required=True, help="output directory: the merged model, and the data products in OUT/data")
         ma.add_argument("--generator", default=None, help="the analysis generator (default: the model itself)")
-        ma.add_argument("--judge", default="refusal", choices=["refusal", "world"], help="which answers count as harmful")
-        ma.add_argument("--templates", default="paper", choices=["paper", "organism"],
-                        help="the paper's hints, or none in the prompt (for models the textual hints derail, like the organism)")
-        ma.add_argument("--safe-system", default=None, help="system prompt for generating the safe answers (the positive hint)")
-        ma.add_argument("--ratio", type=float, default=0.25, help="analysis rows per SFT row in every batch")
-        ma.add_argument("--safe-responses", action=argparse.BooleanOptionalAction, default=True,
-                        help="add the model's own safe answers to the red-team prompts (positive hint) to the SFT data")
-        ma.add_argument("--analyses", action=argparse.BooleanOptionalAction, default=True,
-                        help="--no-analyses: the SFT-on-safe-responses baseline on the same data")
         ma.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True, help="progress bars")
         ma.add_argument("--chat-template", default=None, metavar="FILE", help=_TEMPLATE_HELP)
         ma.add_argument("--overwrite", action="store_true", help=_OVERWRITE_HELP)
-        add_train_args(ma)
+        add_train_args(ma, MistakesConfig)
     c = sub.add_parser("data", help="load a benchmark file and summarise it (checks the format)")
     c.add_argument("path", help="a benchmark file (CSV, JSONL, JSON; XSTest optionally with :safe, :unsafe or :all) "
                    "or a Hugging Face dataset id")
@@ -438,8 +424,8 @@ def _run_eval(a):
     print(f"wrote {Path(a.out)/'results.csv'} and {Path(a.out)/'generations.jsonl'}")
 
 def _run_acd_fit(a):
-    from safetune.acd import ACDConfig, acd_fit
-    meta = acd_fit(a.model, a.safe, a.unsafe, a.out, a.judge, a.safe_system, a.opposite_system, a.refusal_fallback, a.n,
+    from safetune.acd import ACDConfig, acd_fit_files
+    meta = acd_fit_files(a.model, a.safe, a.unsafe, a.out, a.judge, a.safe_system, a.opposite_system, a.refusal_fallback, a.n,
                    a.max_new_tokens, config_from_args(ACDConfig, a), a.progress, a.chat_template)
     print(f"anchor pairs {meta['anchor']}; prompts of {meta['n_safe']} (safe) and {meta['n_adversarial']} (adversarial) "
           f"vectors fitted in {sum(meta['fit_seconds'].values()):.1f} s ({meta['seconds']} s in all)\nwrote {a.out} and "
@@ -464,30 +450,29 @@ def _run_acd_generate(a):
 def _run_data(a): print(data_summary(a.path, a.format, a.show))
 
 def _run_train_ta_sft(a):
-    from safetune.ta_sft import TASFT, train_ta_sft
+    from safetune.ta_sft import TASFTConfig, train_ta_sft
     from safetune.train import is_main_process
-    meta = train_ta_sft(a.model, a.sft, a.harmful, a.out, a.n_harmful, TASFT(a.lam, a.target, a.embedding, a.margin),
-                        train_config_from_args(a), progress=a.progress, chat_template=a.chat_template, overwrite=a.overwrite)
+    meta = train_ta_sft(a.model, a.sft, a.harmful, a.out, cfg=train_config_from_args(a, TASFTConfig), progress=a.progress,
+                        chat_template=a.chat_template, overwrite=a.overwrite)
     last = ", ".join(f"{k} {v:.4g}" for k, v in meta["final"].items() if k in ("step", "ce", "emd"))
     if is_main_process():                                          # one summary under `accelerate launch`
         print(f"trained {meta['objective']} on {meta['n_sft']} SFT + {meta['n_harmful']} harmful records in "
               f"{meta['train_seconds']} s{'; last log: ' + last if last else ''}\nwrote {a.out}")
 
 def _run_train_red_flag(a):
-    from safetune.red_flag import train_red_flag
+    from safetune.red_flag import RedFlagConfig, train_red_flag
     from safetune.train import is_main_process
-    meta = train_red_flag(a.model, a.harmful, a.benign, a.out, a.flag, a.reuse_flag,
-                          dict(alpha_rf=a.alpha_rf, alpha_harm=a.alpha_harm, alpha_benign=a.alpha_benign, rf_loss=a.rf_loss),
-                          a.k, a.fixed, train_config_from_args(a), progress=a.progress, chat_template=a.chat_template, overwrite=a.overwrite)
+    meta = train_red_flag(a.model, a.harmful, a.benign, a.out, cfg=train_config_from_args(a, RedFlagConfig), progress=a.progress,
+                          chat_template=a.chat_template, overwrite=a.overwrite)
     if is_main_process():
         print(f"trained the red flag {meta['flag']!r} (id {meta['flag_id']}) on {meta['n_benign']} benign + "
               f"{meta['n_harmful']} harmful records in {meta['train_seconds']} s\nwrote {a.out}; evaluate with "
               f"`safetune eval --model {a.out} --judge flag --flag-token '{meta['flag']}' ...`")
 
 def _run_train_mistakes(a):
-    from safetune.mistakes import MistakeTemplates, train_mistakes
-    meta = train_mistakes(a.model, a.harmful, a.sft, a.out, a.generator, a.judge, a.templates, a.safe_system, a.ratio, a.safe_responses,
-                          a.analyses, train_config_from_args(a), a.seed, a.progress, a.chat_template, overwrite=a.overwrite)
+    from safetune.mistakes import MistakesConfig, MistakeTemplates, train_mistakes
+    meta = train_mistakes(a.model, a.harmful, a.sft, a.out, a.generator, cfg=train_config_from_args(a, MistakesConfig), progress=a.progress,
+                          chat_template=a.chat_template, overwrite=a.overwrite)
     c = meta["counts"]
     print(f"{c['mistakes']} harmful answers of {c['red_team']} red-team prompts, {c['analyses_kept']} analyses kept "
           f"(dropped: {c['dropped'] or 'none'}), {c['safe_responses']} safe answers; trained in {meta['train_seconds']} s\n"
