@@ -312,6 +312,9 @@ class OppositePrompts:
                     raise ValueError(f"{path}: expected tensors 'safe' and 'adversarial', found {sorted(f.keys())}")
                 out = cls(f.get_tensor("safe"), f.get_tensor("adversarial"), json.loads((f.metadata() or {}).get("safetune", "{}")), path)
         except SafetensorError as e: raise ValueError(f"{path}: not a safetensors soft-prompt file ({e})") from None
+        for name in ("safe", "adversarial"):                        # a diverged fit: decoding with it would mean nothing
+            if not torch.isfinite(getattr(out, name)).all():
+                raise ValueError(f"{path}: the {name} soft prompt holds NaN or infinite values (a diverged fit? refit with a lower --learning-rate)")
         return out.check(model, tokenizer, force) if model is not None else out
 
     def check(self, model, tokenizer=None, force:bool=False) -> OppositePrompts:
