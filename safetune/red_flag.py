@@ -110,6 +110,7 @@ def flag_example(enc:dict, # an encoded harmful example (`encode_record`): input
 # %% ../nbs/20_red_flag.ipynb #18314dc3
 class RedFlagCollator:
     "Batches of benign (`part` 0) and harmful (`part` 1) examples; harmful ones get the flag at a random cut point."
+    stateful = True  # its cut points come from one generator: `train` replays it over the batches a resumed run skips
     def __init__(self, tokenizer, flag_id:int, k:int=0, fixed:bool=False, seed:int=0):
         self.pad, self.flag_id, self.k, self.fixed = ensure_pad_token(tokenizer).pad_token_id, flag_id, k, fixed
         self.seed, self._rng = seed, None

@@ -25,8 +25,8 @@ from .core import IGNORE_INDEX, ChatCollator, Record, atomic_write, check_arg, e
 __all__ = ['TrainConfig', 'check_choices', 'StepMixture', 'MixtureCollator', 'attention_targets', 'add_lora', 'process_info',
            'is_main_process', 'wait_for_everyone', 'merged', 'save_model', 'check_output_dir', 'check_finite',
            'remove_stale_saves', 'Objective', 'shift_labels', 'response_ce', 'unlikelihood', 'SFT', 'unwrap',
-           'frozen_reference', 'reference_logits', 'NonFiniteLossError', 'ObjectiveTrainer', 'ProbeCallback',
-           'StopWhen', 'TrainResult', 'check_vocab', 'require_responses', 'train']
+           'frozen_reference', 'reference_logits', 'ReplayOnResume', 'NonFiniteLossError', 'ObjectiveTrainer',
+           'ProbeCallback', 'StopWhen', 'TrainResult', 'check_vocab', 'require_responses', 'train']
 
 # %% ../nbs/04_train.ipynb #bf05b5c4
 _SCHEDULERS = [s.value for s in SchedulerType]
@@ -323,6 +323,16 @@ def reference_logits(model, batch:dict, rows:torch.Tensor|None=None,
     if next(frozen.parameters()).device != dev: frozen.to(dev)
     return frozen(**kw).logits
 
+# %% ../nbs/04_train.ipynb #1613379d
+class ReplayOnResume(TrainerCallback):
+    "On a resumed run, replay a stateful collator over the micro-batches the run already trained on (its draws then match)."
+    def __init__(self, collator): self.collator = collator
+    def on_train_begin(self, args, state, control, train_dataloader=None, **kw):
+        n = state.global_step * args.gradient_accumulation_steps     # micro-batches already trained on, by this process
+        if n == 0 or train_dataloader is None: return
+        data = train_dataloader.dataset
+        for _, idx in zip(range(n), train_dataloader.batch_sampler): self.collator([data[i] for i in idx])
+
 # %% ../nbs/04_train.ipynb #f3613cb8
 class NonFiniteLossError(FloatingPointError):
     "Training produced a NaN or infinite loss."
@@ -448,7 +458,8 @@ def train(model:PreTrainedModel, # a causal LM: with LoRA left unchanged (a copy
         data = StepMixture(main_enc, aux_enc, cfg.per_device_train_batch_size, n_aux,
                            cfg.max_steps * cfg.gradient_accumulation_steps * args.world_size, cfg.seed)
         trainer = ObjectiveTrainer(model=model, args=args, train_dataset=data, eval_dataset=eval_data,
-                                   data_collator=collator or MixtureCollator(tokenizer), objective=objective, callbacks=list(probes or []))
+                                   data_collator=collator or MixtureCollator(tokenizer), objective=objective,
+                                   callbacks=list(probes or []) + ([ReplayOnResume(collator)] if getattr(collator, "stateful", False) else []))
         if not progress: trainer.remove_callback(PrinterCallback)  # it prints every log dict when the bar is off
         if _shards_parameters(trainer):
             raise ValueError("FSDP and DeepSpeed ZeRO-3 shard the parameters across processes, but `train` hands back (and safetune "
