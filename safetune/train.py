@@ -6,7 +6,7 @@ Docs: https://safetune.github.io/safetune/train.html.md"""
 
 # %% ../nbs/04_train.ipynb #a02fbd8d
 from __future__ import annotations
-import copy, json, math, os, random, re, shutil, sys, tempfile, time
+import copy, json, math, os, random, re, shutil, sys, tempfile, time, warnings
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -17,6 +17,7 @@ import torch.nn.functional as F
 from peft import LoraConfig, PeftModel, get_peft_model
 from torch.utils.data import Dataset
 from transformers import PreTrainedModel, PreTrainedTokenizerBase, SchedulerType, Trainer, TrainerCallback, TrainingArguments
+from transformers.pytorch_utils import Conv1D
 from transformers.trainer_callback import PrinterCallback
 from transformers.trainer_utils import SaveStrategy
 from .core import IGNORE_INDEX, ChatCollator, Record, atomic_write, check_arg, encode_records, flag_name, seed_everything
@@ -145,7 +146,6 @@ class MixtureCollator(ChatCollator):
 # %% ../nbs/04_train.ipynb #a7873038
 def attention_targets(model:PreTrainedModel) -> list[str]:
     "Names (last component) of the linear layers inside attention blocks."
-    from transformers.pytorch_utils import Conv1D
     names = {n.split(".")[-1] for n, m in model.named_modules()
              if isinstance(m, (torch.nn.Linear, Conv1D)) and any(a in n.lower() for a in ("attn", "attention"))}
     if not names: raise ValueError(f"{type(model).__name__}: no linear layers found inside attention blocks; "
@@ -415,7 +415,6 @@ def require_responses(records:list[Record], path) -> list[Record]:
     return records
 
 def _encode(tokenizer, records, name, cfg):
-    import warnings
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         enc = encode_records(tokenizer, records, max_length=cfg.max_length)
