@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse, json, math, os, random, sys, tempfile, time
 from dataclasses import replace
 from pathlib import Path
+from . import __version__
 
 # %% auto #0
 __all__ = ['COMMANDS', 'data_summary', 'demo_records', 'foundation_demo', 'write_organism', 'run_eval', 'acd_answer',
@@ -284,6 +285,7 @@ def _parser(argv:list[str]|None=None, # the arguments about to be parsed: a comm
     words = [w for w in (sys.argv[1:] if argv is None else argv) if not w.startswith("-")][:1]
     wants = lambda cmd: words == [cmd]                              # `safetune --help` builds no config flags: it answers in well under a second
     p = argparse.ArgumentParser(prog="safetune", description="Make LLMs safer with little data.")
+    p.add_argument("--version", action="version", version=f"safetune {__version__}")
     sub = p.add_subparsers(dest="cmd", required=True, metavar="COMMAND")
     d = sub.add_parser("demo", help="the main demo: four methods, their baselines and a composition on the model organism, "
                                     "one table; writes results and figures into --out")

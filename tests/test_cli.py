@@ -35,10 +35,12 @@ def test_help_shows_each_option_once(cmd):
 
 def test_help_imports_no_torch():
     "`safetune --help` answers without importing torch or transformers (the subcommands' config flags are built on demand)."
-    code = ("import sys; from safetune.cli import main\ntry: main(['--help'])\nexcept SystemExit: pass\n"
-            "print(sorted(m for m in ('torch', 'transformers', 'safetune.train') if m in sys.modules))")
-    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
-    assert r.returncode == 0 and r.stdout.strip().endswith("[]"), r.stdout + r.stderr
+    for flag in ("--help", "--version"):
+        code = (f"import sys; from safetune.cli import main\ntry: main(['{flag}'])\nexcept SystemExit: pass\n"
+                "print(sorted(m for m in ('torch', 'transformers', 'safetune.train') if m in sys.modules))")
+        r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+        assert r.returncode == 0 and r.stdout.strip().endswith("[]"), flag + ": " + r.stdout + r.stderr
+    assert run("--version").stdout.startswith("safetune ")
 
 def test_foundation_demo_writes_results(tmp_path):
     r = run("foundation-demo", "--steps", 40, "--out", tmp_path / "demo")
