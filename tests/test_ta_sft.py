@@ -1,5 +1,5 @@
 "`safetune train ta-sft` end to end on tiny random Llama, Qwen2 (ChatML) and GPT-2 directories, and its bad inputs."
-import json, os, subprocess, sys
+import json, os, re, subprocess, sys
 from pathlib import Path
 
 import pytest
@@ -135,13 +135,24 @@ def test_tokenizer_model_vocabulary_mismatch(tmp_path, data):
                "--out", tmp_path / "out", *FAST), "vocabulary mismatch")
 
 
-def test_nan_loss_stops_with_an_explanation(tmp_path, data):
+def test_nan_weights_are_refused_at_load(tmp_path, data):
+    "A base model whose weights hold NaN is refused before any work, naming the model and the tensor; nothing is written."
     model = save_tiny(tmp_path / "base", "llama3", "llama")
     w = load_file(str(model / "model.safetensors"))
     k = next(k for k in w if "embed_tokens" in k); w[k][:] = float("nan")
     save_file(w, str(model / "model.safetensors"), metadata={"format": "pt"})
     _fails(run("train", "ta-sft", "--model", model, "--sft", data / "sft.jsonl", "--harmful", data / "harmful.jsonl",
-               "--out", tmp_path / "out", *FAST), "loss is nan at step 0", "no model was saved")
+               "--out", tmp_path / "out", *FAST), str(model), "hold NaN or infinite values", "embed_tokens")
+    assert not (tmp_path / "out").exists()
+
+
+def test_nan_loss_stops_with_an_explanation(tmp_path, data):
+    "Training that diverges (an absurd learning rate) stops at the first non-finite loss with an explanation; nothing is saved."
+    model = save_tiny(tmp_path / "base", "llama3", "llama")
+    r = run("train", "ta-sft", "--model", model, "--sft", data / "sft.jsonl", "--harmful", data / "harmful.jsonl",
+            "--out", tmp_path / "out", *FAST, "--learning-rate", "1e30", "--warmup-steps", "0")
+    _fails(r, "TASFT loss is ", " at step ", "no model was saved")
+    assert re.search(r"loss is (nan|inf|-inf) at step [1-9]", r.stderr), r.stderr[-800:]
     assert not (tmp_path / "out").exists()
 
 
