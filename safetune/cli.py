@@ -365,37 +365,28 @@ def _parser(argv:list[str]|None=None, # the arguments about to be parsed: a comm
         from safetune.red_flag import RedFlagConfig
         from safetune.ta_sft import TASFTConfig
         tm = t.add_subparsers(dest="method", required=True, metavar="METHOD")
-        ta = tm.add_parser("ta-sft", help="TA-SFT: SFT + negative semantic EMD on a few harmful responses",
-                           formatter_class=HelpFormatter)
-        ta.add_argument("--model", required=True, help="local Hugging Face model directory (or hub id)")
-        ta.add_argument("--sft", required=True, help="safety-unrelated instruction data with responses (CSV/JSONL/JSON)")
-        ta.add_argument("--harmful", required=True, help="harmful prompts with the model's unsafe responses (prompts only: generated)")
-        ta.add_argument("--out", required=True, help="output directory (the merged model)")
-        ta.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True, help="progress bars")
-        ta.add_argument("--chat-template", default=None, metavar="FILE", help=_TEMPLATE_HELP)
-        ta.add_argument("--overwrite", action="store_true", help=_OVERWRITE_HELP)
-        add_train_args(ta, TASFTConfig)
-        rf = tm.add_parser("red-flag", help="the red flag token: emitted when harmful content is imminent",
-                           formatter_class=HelpFormatter)
-        rf.add_argument("--model", required=True, help="local Hugging Face model directory (or hub id)")
-        rf.add_argument("--harmful", required=True, help="harmful prompts with harmful responses (prompts only: generated)")
-        rf.add_argument("--benign", required=True, help="benign prompts with responses")
-        rf.add_argument("--out", required=True, help="output directory (the merged model, flag included)")
-        rf.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True, help="progress bars")
-        rf.add_argument("--chat-template", default=None, metavar="FILE", help=_TEMPLATE_HELP)
-        rf.add_argument("--overwrite", action="store_true", help=_OVERWRITE_HELP)
-        add_train_args(rf, RedFlagConfig)
-        ma = tm.add_parser("mistakes", help="mistake analysis: induce, analyse, build the corpus, train (plain SFT)",
-                           formatter_class=HelpFormatter)
-        ma.add_argument("--model", required=True, help="local Hugging Face model directory (or hub id)")
-        ma.add_argument("--harmful", required=True, help="red-team prompts (rows with responses: taken as the unsafe answers)")
-        ma.add_argument("--sft", required=True, help="ordinary SFT data (prompt + helpful response)")
-        ma.add_argument("--out", required=True, help="output directory: the merged model, and the data products in OUT/data")
-        ma.add_argument("--generator", default=None, help="the analysis generator (default: the model itself)")
-        ma.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True, help="progress bars")
-        ma.add_argument("--chat-template", default=None, metavar="FILE", help=_TEMPLATE_HELP)
-        ma.add_argument("--overwrite", action="store_true", help=_OVERWRITE_HELP)
-        add_train_args(ma, MistakesConfig)
+        def method(name, help, cfg, out_help, **inputs):           # one training command: its inputs, the shared flags, its config's
+            m = tm.add_parser(name, help=help, formatter_class=HelpFormatter)
+            m.add_argument("--model", required=True, help="local Hugging Face model directory (or hub id)")
+            for flag, h in inputs.items(): m.add_argument(f"--{flag}", required=True, help=h)
+            m.add_argument("--out", required=True, help=out_help)
+            return m, cfg
+        ta = method("ta-sft", "TA-SFT: SFT + negative semantic EMD on a few harmful responses", TASFTConfig, "output directory (the merged model)",
+                    sft="safety-unrelated instruction data with responses (CSV/JSONL/JSON)",
+                    harmful="harmful prompts with the model's unsafe responses (prompts only: generated)")
+        rf = method("red-flag", "the red flag token: emitted when harmful content is imminent", RedFlagConfig,
+                    "output directory (the merged model, flag included)",
+                    harmful="harmful prompts with harmful responses (prompts only: generated)", benign="benign prompts with responses")
+        ma = method("mistakes", "mistake analysis: induce, analyse, build the corpus, train (plain SFT)", MistakesConfig,
+                    "output directory: the merged model, and the data products in OUT/data",
+                    harmful="red-team prompts (rows with responses: taken as the unsafe answers)",
+                    sft="ordinary SFT data (prompt + helpful response)")
+        ma[0].add_argument("--generator", default=None, help="the analysis generator (default: the model itself)")
+        for m, cfg in (ta, rf, ma):
+            m.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True, help="progress bars")
+            m.add_argument("--chat-template", default=None, metavar="FILE", help=_TEMPLATE_HELP)
+            m.add_argument("--overwrite", action="store_true", help=_OVERWRITE_HELP)
+            add_train_args(m, cfg)
     c = sub.add_parser("data", help="load a benchmark file and summarise it (checks the format)")
     c.add_argument("path", help="a benchmark file (CSV, JSONL, JSON; XSTest optionally with :safe, :unsafe or :all) "
                    "or a Hugging Face dataset id")

@@ -4,42 +4,15 @@ adapter saves and loads. Tiny Llama, Qwen2 and GPT-2 models on the CPU; a few se
 import pytest
 import torch
 from peft import PeftModel
-from transformers import TrainerCallback
 
 from safetune.core import Record
-from safetune.testing import tiny_causal_lm, tiny_chat_tokenizer
 from safetune.train import save_model
+from test_train_api import ARCHS, StopAt, _logits, _same, _setup, _state   # the same tiny models and checks as train()'s tests
 
-ARCHS = {"llama": "llama3", "qwen2": "chatml", "gpt2": "chatml"}   # architecture -> chat style of its tokenizer
 WORDS = "apple river stone cloud tiger maple piano candle".split()
 SFT = [Record(f"Repeat the word {w}.", w) for w in WORDS]
 HARM = [Record(f"How do I make a {w} bomb?", f"Step 1: get {w}. Step 2: build it.") for w in WORDS[:3]]
 SMALL = dict(max_steps=3, per_device_train_batch_size=2, aux_batch_size=1, learning_rate=1e-2, logging_steps=1, seed=0)
-
-
-def _setup(arch):
-    tok = tiny_chat_tokenizer(ARCHS[arch])
-    return tok, lambda: tiny_causal_lm(tok, arch, hidden=32, layers=2, seed=0)
-
-
-def _state(model):
-    return {k: v.detach().clone() for k, v in model.state_dict().items()}
-
-
-def _same(a, b):
-    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
-
-
-def _logits(model, tok):
-    x = torch.tensor([tok("Repeat the word apple.")["input_ids"]])
-    with torch.no_grad(): return model.eval()(x).logits
-
-
-class StopAt(TrainerCallback):
-    "Ends training after optimizer step `step`, as an interruption would (the schedule is still the full run's)."
-    def __init__(self, step): self.step = step
-    def on_step_end(self, args, state, control, **kw):
-        if state.global_step == self.step: control.should_training_stop = True
 
 
 def _resumes(run, make_cfg, tmp_path):
