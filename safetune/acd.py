@@ -519,7 +519,7 @@ def acd_fit(model, # a causal LM: frozen, left unchanged; a str or Path dispatch
     "ACD's prompts in one call: anchor data from the model's own answers, then both soft prompts (for `acd_generate`, `ContrastiveDecoding`)."
     return _acd_fit(model, tokenizer, safe, unsafe, config, safe_system, opposite_system, judge, refusal_fallback, max_new_tokens, progress)
 
-def acd_fit_files(model:str, # local HF model directory (or hub id)
+def acd_fit_files(model:str, # a model name (organism, smollm2-135m-instruct), a local Hugging Face directory, a .gguf file or a hub id
                   safe:str, unsafe:str, # instruction files (any format `load_benchmark` reads; responses are ignored)
                   out:str, # the prompt file to write (.safetensors); the anchor data goes to OUT with suffix .anchor.jsonl
                   judge:str="refusal", # a `make_judge` name ("refusal": keywords; "world" once `safetune.world` is imported) or a `Judge`

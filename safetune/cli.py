@@ -12,8 +12,9 @@ from pathlib import Path
 from . import __version__
 
 # %% auto #0
-__all__ = ['COMMANDS', 'data_summary', 'demo_records', 'foundation_demo', 'write_organism', 'run_eval', 'acd_answer',
-           'HelpFormatter', 'add_config_args', 'config_from_args', 'add_train_args', 'train_config_from_args', 'main']
+__all__ = ['MODEL_HELP', 'COMMANDS', 'data_summary', 'demo_records', 'foundation_demo', 'write_organism', 'run_eval',
+           'acd_answer', 'HelpFormatter', 'add_config_args', 'config_from_args', 'add_train_args',
+           'train_config_from_args', 'main']
 
 # %% ../nbs/90_cli.ipynb #e53c1a27
 def data_summary(path:str, # a benchmark file (XSTest: optionally with a `:safe`/`:unsafe`/`:all` selector) or dataset id
@@ -128,7 +129,7 @@ def _check_hint(hint:str) -> str:
                          f"{{{{ and }}}}), got {hint!r}")
     return hint
 
-def run_eval(model:str, # local model directory or hub id
+def run_eval(model:str, # a model name (organism, smollm2-135m-instruct), a local Hugging Face directory, a .gguf file or a hub id
              harmful:str, # harmful prompts: any supported benchmark file (XSTest: with `:unsafe`)
              out:str, # output directory
              safe:str|None=None, # safe (over-refusal) prompts
@@ -144,6 +145,7 @@ def run_eval(model:str, # local model directory or hub id
              plausibility:float=0.0, # ACD's adaptive plausibility constraint β (with `acd`; 0: off, as in the paper)
              chat_template:str|None=None, # a Jinja file replacing the model's chat template (for base models)
              force:bool=False, # with `acd`: use a prompt file fitted on another model (type or embeddings differ)
+             benign:str|None=None, # benign instructions with reference answers (e.g. the Alpaca seed tasks): utility
             ):
     "Evaluate `model` on the files; write `results.csv` and `generations.jsonl` into `out`; return the table."
     from safetune.data import load_prompts
@@ -160,9 +162,9 @@ def run_eval(model:str, # local model directory or hub id
     if limit is not None: check_arg("limit", limit, 1)                # [:0] or [:-1] would silently drop rows
     check_decoding(max_new_tokens, batch_size)
     if hint is not None: _check_hint(hint)
-    files = [harmful] + ([safe] if safe else [])
-    names = _bench_names(files)
-    benches = [Benchmark(n, load_prompts(f, kind)[:limit], kind) for n, f, kind in zip(names, files, ["harmful", "safe"])]
+    files = [(harmful, "harmful")] + ([(safe, "safe")] if safe else []) + ([(benign, "benign")] if benign else [])
+    names = _bench_names([f for f, _ in files])
+    benches = [Benchmark(n, load_prompts(f, "harmful" if kind == "harmful" else "safe")[:limit], kind) for n, (f, kind) in zip(names, files)]
     if hint is not None:
         benches = [replace(b, records=[replace(r, prompt=hint.format(prompt=r.prompt)) for r in b.records]) for b in benches]
     if acd is not None and system is not None: raise ValueError("--system cannot be combined with --acd: the soft prompts take the system slot")
@@ -189,7 +191,7 @@ def run_eval(model:str, # local model directory or hub id
     return res.table
 
 # %% ../nbs/90_cli.ipynb #a9550c31
-def acd_answer(model:str, # local model directory or hub id
+def acd_answer(model:str, # a model name (organism, smollm2-135m-instruct), a local Hugging Face directory, a .gguf file or a hub id
                prompts:str, # the ACD prompt file
                records:list, # `Record`s to answer
                alpha:float=0.5, plausibility:float=0.0, max_new_tokens:int=64, batch_size:int=16, do_sample:bool=False,
@@ -275,6 +277,7 @@ def train_config_from_args(args:argparse.Namespace, cls=None):
     return config_from_args(cls or TrainConfig, args)
 
 # %% ../nbs/90_cli.ipynb #9fe3afc8
+MODEL_HELP = "a model name (organism, smollm2-135m-instruct), a local Hugging Face directory, a .gguf file or a hub id"
 _TEMPLATE_HELP = ("a Jinja chat-template file, for a model without a chat template (a base model); it replaces the "
                   "tokenizer's own")
 _OVERWRITE_HELP = ("replace a finished previous output in --out (without it such a directory is refused; an unfinished run's "
@@ -300,10 +303,12 @@ def _parser(argv:list[str]|None=None, # the arguments about to be parsed: a comm
     f.add_argument("--steps", type=int, default=150, help="training steps (default: 150)")
     f.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     e = sub.add_parser("eval", help="evaluate a model on harmful (and safe) prompts; writes results.csv")
-    e.add_argument("--model", required=True, help="local Hugging Face model directory (or hub id)")
+    e.add_argument("--model", required=True, help=MODEL_HELP)
     e.add_argument("--harmful", required=True, help="harmful prompts: AdvBench/HarmBench/CSV/JSONL/JSON file, or XSTest's unsafe "
                    "half as xstest_prompts.csv:unsafe")
     e.add_argument("--safe", default=None, help="safe prompts for over-refusal (e.g. XSTest, whose safe half is the default)")
+    e.add_argument("--benign", default=None, help="benign instructions with reference answers (e.g. the Alpaca seed tasks): refusal, "
+                                                  "degenerate rate and the reference answers' NLL")
     e.add_argument("--judge", default="refusal", choices=["refusal", "world", "flag"],
                    help="content judge: refusal phrases, or the organism's world judge; flag: the refusal judge plus a flag_rate row (default: refusal)")
     e.add_argument("--flag-token", default=None, help="the red flag token's text (with --judge flag; default: the flag named in the model's safetune.json)")
@@ -328,7 +333,7 @@ def _parser(argv:list[str]|None=None, # the arguments about to be parsed: a comm
         am = ac.add_subparsers(dest="action", required=True, metavar="ACTION")
         af = am.add_parser("fit", help="build the anchor data and optimise the safeguarding and adversarial prompts",
                            formatter_class=HelpFormatter)
-        af.add_argument("--model", required=True, help="local Hugging Face model directory (or hub id); it is not changed")
+        af.add_argument("--model", required=True, help=MODEL_HELP + "; it is not changed")
         af.add_argument("--safe", required=True, help="safe instructions (any benchmark file; responses ignored)")
         af.add_argument("--unsafe", required=True, help="unsafe instructions (any benchmark file; responses ignored)")
         af.add_argument("--out", required=True, help="the prompt file to write (.safetensors); anchor data goes beside it (.anchor.jsonl)")
@@ -342,7 +347,7 @@ def _parser(argv:list[str]|None=None, # the arguments about to be parsed: a comm
         af.add_argument("--chat-template", default=None, metavar="FILE", help=_TEMPLATE_HELP)
         add_config_args(af, ACDConfig)
         ag = am.add_parser("generate", help="answer prompts with contrastive decoding", formatter_class=HelpFormatter)
-        ag.add_argument("--model", required=True, help="local Hugging Face model directory (or hub id)")
+        ag.add_argument("--model", required=True, help=MODEL_HELP)
         ag.add_argument("--prompts", required=True, help="the prompt file from `safetune acd fit`")
         src = ag.add_mutually_exclusive_group(required=True)
         src.add_argument("--input", help="a file of prompts (any benchmark format)")
@@ -367,7 +372,7 @@ def _parser(argv:list[str]|None=None, # the arguments about to be parsed: a comm
         tm = t.add_subparsers(dest="method", required=True, metavar="METHOD")
         def method(name, help, cfg, out_help, **inputs):           # one training command: its inputs, the shared flags, its config's
             m = tm.add_parser(name, help=help, formatter_class=HelpFormatter)
-            m.add_argument("--model", required=True, help="local Hugging Face model directory (or hub id)")
+            m.add_argument("--model", required=True, help=MODEL_HELP)
             for flag, h in inputs.items(): m.add_argument(f"--{flag}", required=True, help=h)
             m.add_argument("--out", required=True, help=out_help)
             return m, cfg
@@ -412,7 +417,8 @@ def _run_foundation_demo(a):
 
 def _run_eval(a):
     t = run_eval(a.model, a.harmful, a.out, a.safe, a.judge, a.flag_token, a.prefill_tokens, a.system, a.limit,
-                 a.max_new_tokens, a.batch_size, a.seed, a.hint, a.acd, a.alpha, a.plausibility, a.chat_template, a.force)
+                 a.max_new_tokens, a.batch_size, a.seed, a.hint, a.acd, a.alpha, a.plausibility, a.chat_template, a.force,
+                 benign=a.benign)
     print(t[["benchmark", "metric", "value", "ci_low", "ci_high", "n"]].to_string(index=False, float_format="%.3f"))
     print(f"wrote {Path(a.out)/'results.csv'} and {Path(a.out)/'generations.jsonl'}")
 

@@ -9,23 +9,26 @@ from __future__ import annotations
 from transformers.utils.chat_template_utils import _compile_jinja_template
 from safetensors import safe_open
 from safetensors import SafetensorError
-import hashlib, json, math, os, random, tempfile, warnings
+import hashlib, json, math, os, random, shutil, socket, sys, tempfile, time, warnings
 from contextlib import contextmanager
+from importlib.metadata import entry_points
 from dataclasses import dataclass, field, asdict
 from pathlib import Path
 
 import numpy as np
 import torch
+from filelock import FileLock, Timeout
 from jinja2.exceptions import TemplateError
 from transformers import (AutoModelForCausalLM, AutoTokenizer, DataCollatorForSeq2Seq, PreTrainedModel,
                           PreTrainedTokenizerBase, set_seed)
 from transformers.utils import logging as hf_logging
 
 # %% auto #0
-__all__ = ['IGNORE_INDEX', 'Record', 'seed_everything', 'ChatTemplateError', 'get_chat_template', 'supports_system_role',
-           'to_messages', 'format_prompt', 'format_chat', 'encode_record', 'show_labels', 'encode_records',
-           'ensure_pad_token', 'ChatCollator', 'atomic_write', 'read_chat_template', 'load_model', 'flag_name',
-           'check_arg', 'embedding_fingerprint']
+__all__ = ['IGNORE_INDEX', 'MODEL_GROUP', 'Record', 'seed_everything', 'ChatTemplateError', 'get_chat_template',
+           'supports_system_role', 'to_messages', 'format_prompt', 'format_chat', 'encode_record', 'show_labels',
+           'encode_records', 'ensure_pad_token', 'ChatCollator', 'atomic_write', 'cache_root', 'tensor_hash',
+           'lock_holder', 'wait_lock', 'model_names', 'file_sha256', 'gguf_to_hf', 'resolve_model',
+           'read_chat_template', 'load_model', 'flag_name', 'check_arg', 'embedding_fingerprint']
 
 # %% ../nbs/00_core.ipynb #437cadb5
 @dataclass
@@ -210,6 +213,113 @@ def atomic_write(path:str|Path, # the file to (re)write
         Path(tmp).unlink(missing_ok=True)
         raise
 
+# %% ../nbs/00_core.ipynb #750df7c5
+def cache_root() -> Path:
+    "Where safetune caches built artefacts."
+    env = os.environ.get("SAFETUNE_CACHE")
+    return Path(env) if env else Path(os.environ.get("XDG_CACHE_HOME", Path.home()/".cache"))/"safetune"
+
+def tensor_hash(model) -> str:
+    "A short hash of every weight, to check that two builds are identical."
+    h = hashlib.sha256()
+    for k, v in sorted(model.state_dict().items()): h.update(k.encode()); h.update(v.detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()[:16]
+
+
+# %% ../nbs/00_core.ipynb #e34354b1
+def lock_holder(lock_path:str|Path) -> str:
+    "Who holds the lock at `lock_path`, from the sidecar its holder writes (`lock_path` + '.holder')."
+    try: h = json.loads(Path(str(lock_path) + ".holder").read_text(encoding="utf-8"))
+    except (OSError, ValueError): return "another process (it did not say which)"
+    return f"pid {h['pid']} on {h['host']}, for {time.time() - h['since']:.0f} s"
+
+@contextmanager
+def wait_lock(lock_path:str|Path, # the lock file
+              what:str="the lock", # named in the messages
+              every:float=30, # seconds between "still waiting" messages
+             ):
+    "Hold the `FileLock` at `lock_path`; while another process holds it, print who to stderr, once and then every `every` s."
+    lock, start, said = FileLock(str(lock_path)), time.time(), None
+    while True:
+        try: lock.acquire(timeout=min(1.0, every)); break
+        except Timeout:
+            if said is None or time.time() - said >= every:
+                print(f"{'still ' if said else ''}waiting {time.time() - start:.0f} s for {what} ({lock_path}), held by "
+                      f"{lock_holder(lock_path)}", file=sys.stderr, flush=True)
+                said = time.time()
+    sidecar = Path(str(lock_path) + ".holder")
+    try:
+        with atomic_write(sidecar) as f: json.dump(dict(pid=os.getpid(), host=socket.gethostname(), since=time.time()), f)
+        yield
+    finally:
+        sidecar.unlink(missing_ok=True); lock.release()
+
+
+# %% ../nbs/00_core.ipynb #73576d58
+MODEL_GROUP = "safetune.models"  # the entry-point group of named models
+
+def model_names() -> dict:
+    "Named models: `{name: entry point}` for the group `safetune.models` (safetune's and any installed package's)."
+    return {ep.name: ep for ep in entry_points(group=MODEL_GROUP)}
+
+def file_sha256(path:str|Path, chunk:int=1 << 20) -> str:
+    "SHA-256 of a file's bytes, read in chunks."
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while b := f.read(chunk): h.update(b)
+    return h.hexdigest()
+
+# %% ../nbs/00_core.ipynb #5abffb79
+def gguf_to_hf(gguf:str|Path, # a llama.cpp GGUF file (any quantisation transformers can dequantise)
+               out:str|Path|None=None, # the directory to write; None: the cache, keyed by the file's SHA-256
+               progress:bool=True, # show progress bars
+              ) -> Path:
+    "Dequantise a GGUF file into a float32 Hugging Face safetensors directory, once (atomic, under a lock)."
+    gguf = Path(gguf).expanduser().resolve()
+    if not gguf.is_file(): raise FileNotFoundError(f"{gguf}: no such GGUF file")
+    out = Path(out) if out is not None else cache_root()/"gguf"/f"{gguf.stem}-{file_sha256(gguf)[:16]}"
+    if (out/"safetune.json").is_file(): return out
+    try: import gguf as _gguf  # noqa: F401  (transformers reads GGUF files with it)
+    except ImportError: raise ImportError(f"{gguf.name}: reading GGUF files needs the `gguf` package: "
+                                          "pip install 'safetune[real]'") from None
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with wait_lock(str(out) + ".lock", f"the conversion of {gguf.name}"):
+        if (out/"safetune.json").is_file(): return out          # another process converted it while we waited
+        t0, bars = time.time(), hf_logging.is_progress_bar_enabled()
+        if not progress: hf_logging.disable_progress_bar()
+        try:
+            if progress: print(f"converting {gguf.name} into {out} (once)", file=sys.stderr, flush=True)
+            tok = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+            loaded = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
+        finally:
+            if bars and not progress: hf_logging.enable_progress_bar()
+        cfg = loaded.config
+        if hasattr(cfg, "quantization_config"): del cfg.quantization_config  # the weights are plain float32 now
+        model = AutoModelForCausalLM.from_config(cfg, dtype=torch.float32)  # a plain model: a GGUF-loaded one won't save
+        model.load_state_dict(loaded.state_dict())
+        model.generation_config = loaded.generation_config
+        tmp = out.parent/f".{out.name}.{os.getpid()}.tmp"
+        try:
+            model.save_pretrained(tmp); tok.save_pretrained(tmp)
+            meta = dict(source=gguf.name, sha256=file_sha256(gguf), tensor_hash=tensor_hash(model),
+                        seconds=round(time.time() - t0, 1))
+            with atomic_write(tmp/"safetune.json") as f: json.dump(meta, f, indent=1)
+            os.replace(tmp, out)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True); raise
+    return out
+
+# %% ../nbs/00_core.ipynb #75e2f3c7
+def resolve_model(name_or_path:str|Path, # a model name, a .gguf file, a local directory or a hub id
+                  progress:bool=True, # show progress bars (a first use may build or convert)
+                 ) -> str:
+    "The local directory behind a model name (`model_names`) or a `.gguf` file; anything else unchanged."
+    s = str(name_or_path)
+    if s.lower().endswith(".gguf"): return str(gguf_to_hf(s, progress=progress))
+    if not Path(s).expanduser().exists() and (ep := model_names().get(s)) is not None:
+        return str(ep.load()(progress=progress))
+    return s
+
 # %% ../nbs/00_core.ipynb #b9f36d80
 def read_chat_template(path:str|Path, # a Jinja chat-template file (e.g. an instruct model's template, saved as text)
                       ) -> str:
@@ -236,7 +346,7 @@ def _unreadable(d:Path) -> Path:
         except (ValueError, UnicodeDecodeError): return f
     return d
 
-def load_model(name_or_path:str|Path, # a local model directory or a hub id
+def load_model(name_or_path:str|Path, # a local model directory, a hub id, a model name (`model_names`) or a .gguf file
                dtype:str|torch.dtype="auto", # "auto" keeps the checkpoint's dtype
                device:str|None=None, # e.g. "cuda:1"; None: the GPU when one is visible, else the CPU
                trust_remote_code:bool=False, # run Python code shipped with the checkpoint (only for sources you trust)
@@ -245,6 +355,7 @@ def load_model(name_or_path:str|Path, # a local model directory or a hub id
                finite:bool=True, # refuse weights with a NaN or an infinity (a diverged run's output) instead of evaluating them
               ) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
     "Load a causal LM and its tokenizer: safetensors only, no remote code by default."
+    name_or_path = resolve_model(name_or_path, progress=progress)
     p = Path(name_or_path).expanduser()
     looks_local = (p.exists() or str(name_or_path).startswith((".", "/", "~")) or str(name_or_path).count("/") > 1
                    or (p.parent != Path(".") and p.parent.is_dir()))   # runs/tsft_typo: a typo inside an existing folder

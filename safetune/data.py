@@ -9,16 +9,18 @@ from __future__ import annotations
 import codecs, csv, inspect, io, json, os
 from pathlib import Path
 
+import numpy as np
+
 from .core import Record, atomic_write
 from .evaluate import REFUSAL, RefusalJudge, generate
 from .train import is_main_process
 
 # %% auto #0
-__all__ = ['PROMPT_COLUMNS', 'RESPONSE_COLUMNS', 'FORMATS', 'SELECTORS', 'DataError', 'read_text', 'read_rows',
-           'load_harmful_strings', 'load_advbench', 'load_harmbench', 'load_xstest', 'load_safety_tuned_llamas',
-           'records_from_rows', 'load_table', 'save_jsonl', 'load_hf_dataset', 'split_selector', 'detect_format',
-           'load_benchmark', 'load_prompts', 'self_generated', 'refusal_records', 'answer_missing',
-           'self_generated_counts', 'save_self_generated']
+__all__ = ['PROMPT_COLUMNS', 'RESPONSE_COLUMNS', 'SPLITS', 'SPLIT_FRACTIONS', 'SPLIT_SEED', 'FORMATS', 'SELECTORS', 'DataError',
+           'read_text', 'read_rows', 'load_harmful_strings', 'load_advbench', 'load_harmbench', 'load_xstest',
+           'load_safety_tuned_llamas', 'load_seed_tasks', 'records_from_rows', 'load_table', 'save_jsonl',
+           'load_hf_dataset', 'split_records', 'split_selector', 'detect_format', 'load_benchmark', 'load_prompts',
+           'self_generated', 'refusal_records', 'answer_missing', 'self_generated_counts', 'save_self_generated']
 
 # %% ../nbs/01_data.ipynb #055d9f0f
 class DataError(ValueError):
@@ -233,6 +235,24 @@ def load_safety_tuned_llamas(path, # one of the Safety-Tuned LLaMAs evaluation J
                            source=_src(path, i + 1), meta=meta))
     return recs
 
+# %% ../nbs/01_data.ipynb #73ef1829
+def load_seed_tasks(path, # seed_tasks.jsonl (id, name, instruction, instances[{input, output}], is_classification)
+                   ) -> list[Record]:
+    "The Alpaca seed tasks: prompt = instruction (+ blank line + first instance's input), response = its output."
+    cols, rows = read_rows(path)
+    _require(path, cols, "instruction", "instances")
+    recs = []
+    for n, r in rows:
+        ins = _text(path, n, r.get("instruction"), "prompt", "key 'instruction'")
+        inst = r.get("instances")
+        if not isinstance(inst, list) or not inst or not isinstance(inst[0], dict):
+            raise DataError(path, n, f"'instances' must be a non-empty list of objects, found {_kind(inst)}")
+        inp = _text(path, n, inst[0].get("input"), "input", "instances[0].input", required=False)
+        out = _text(path, n, inst[0].get("output"), "response", "instances[0].output")
+        meta = {k: r[k] for k in ("id", "name", "is_classification") if r.get(k) is not None}
+        recs.append(Record(ins + (f"\n\n{inp}" if inp and inp.strip() else ""), out, category="benign", source=_src(path, n), meta=meta))
+    return recs
+
 # %% ../nbs/01_data.ipynb #36374a92
 PROMPT_COLUMNS = ("prompt", "instruction", "goal", "behavior", "question", "query", "request", "input", "user")
 RESPONSE_COLUMNS = ("response", "output", "completion", "answer", "chosen", "assistant")
@@ -318,16 +338,33 @@ def load_hf_dataset(name_or_path:str, # a Hub dataset id, a local folder, or a b
     if len(ds) == 0: raise DataError(name, None, f"split {split!r} has no data rows")
     return records_from_rows(name, ds.column_names, enumerate(ds, 1), prompt_col, response_col, category_col, system_col)
 
+# %% ../nbs/01_data.ipynb #8ec452ac
+SPLITS = ("train", "val", "test")
+SPLIT_FRACTIONS = (0.5, 0.2, 0.3)  # train, val, test
+SPLIT_SEED = 0
+
+def split_records(records:list, # the rows of one file
+                  split:str, # "train", "val" or "test"
+                  seed:int=SPLIT_SEED, fractions:tuple=SPLIT_FRACTIONS,
+                 ) -> list:
+    "The rows of `split`: a seeded permutation cut at `fractions` (disjoint, covering), kept in file order."
+    if split not in SPLITS: raise ValueError(f"split={split!r}: expected one of {', '.join(SPLITS)}")
+    n = len(records)
+    cuts = np.round(np.cumsum((0,) + tuple(fractions)) / sum(fractions) * n).astype(int)
+    order = np.random.default_rng(seed).permutation(n)
+    i = SPLITS.index(split)
+    return [records[k] for k in sorted(order[cuts[i]:cuts[i + 1]])]
+
 # %% ../nbs/01_data.ipynb #b8021655
 FORMATS = dict(advbench=load_advbench, harmful_strings=load_harmful_strings, harmbench=load_harmbench,
-               xstest=load_xstest, safety_tuned_llamas=load_safety_tuned_llamas, table=load_table, hf=load_hf_dataset)
+               xstest=load_xstest, safety_tuned_llamas=load_safety_tuned_llamas, alpaca_seed=load_seed_tasks, table=load_table, hf=load_hf_dataset)
 SELECTORS = {"safe": "safe", "unsafe": "unsafe", "all": None}  # path suffix -> XSTest label
 _SUFFIXES = (".csv", ".tsv", ".jsonl", ".ndjson", ".json")
 
 def split_selector(path_or_id) -> tuple:
-    "`(path, selector)`: `'x.csv:unsafe'` gives `('x.csv', 'unsafe')` when x.csv is a file; anything else `(path_or_id, None)`."
+    "`(path, selector)`: `'x.csv:unsafe'` (or `:test`) gives `('x.csv', 'unsafe')` when x.csv is a file; anything else `(path_or_id, None)`."
     head, sep, sel = str(path_or_id).rpartition(":")
-    if sep and sel in SELECTORS and Path(head).is_file(): return head, sel
+    if sep and (sel in SELECTORS or sel in SPLITS) and Path(head).is_file(): return head, sel
     return path_or_id, None
 
 def detect_format(path_or_id) -> str:
@@ -336,7 +373,7 @@ def detect_format(path_or_id) -> str:
     p = Path(path_or_id)
     suffix = p.suffix.lower()
     head, _, sel = str(path_or_id).rpartition(":")
-    if sel in SELECTORS and Path(head).suffix.lower() in _SUFFIXES and not Path(head).exists():
+    if (sel in SELECTORS or sel in SPLITS) and Path(head).suffix.lower() in _SUFFIXES and not Path(head).exists():
         raise FileNotFoundError(f"{head}: no such file")
     if p.is_dir() or (not p.exists() and suffix not in _SUFFIXES): return "hf"
     if not p.exists(): raise FileNotFoundError(f"{path_or_id}: no such file")
@@ -346,14 +383,14 @@ def detect_format(path_or_id) -> str:
     if suffix not in _SUFFIXES:
         raise DataError(path_or_id, None, f"unknown format: cannot tell the format of a {suffix or 'suffix-less'} file; "
                                           f"use {', '.join(_SUFFIXES)} or pass format= one of {', '.join(FORMATS)}")
-    if suffix in (".jsonl", ".ndjson"): return "table"
+    if suffix in (".jsonl", ".ndjson"): return "alpaca_seed" if {"instruction", "instances"} <= set(read_rows(p)[0]) else "table"
     cols = set(read_rows(p)[0])
     if {"Behavior", "FunctionalCategory"} <= cols: return "harmbench"
     if {"goal", "target"} <= cols or cols == {"target"}: return "advbench"
     if {"prompt", "type", "label", "focus"} <= cols: return "xstest"
     return "table"
 
-def load_benchmark(path_or_id, # a benchmark file (XSTest: optionally with a `:safe`/`:unsafe`/`:all` selector), a folder or a Hub id
+def load_benchmark(path_or_id, # a benchmark file (optionally with a `:train`/`:val`/`:test` split or, for XSTest, a `:safe`/`:unsafe`/`:all` selector), a folder or a Hub id
                    format:str|None=None, # a key of `FORMATS`; None: `detect_format`
                    excluded:dict|None=None, # if given, rows the loader left out are counted into it, by reason
                    **kwargs, # passed to the loader (e.g. label= for XSTest, include_copyright= for HarmBench)
@@ -362,6 +399,8 @@ def load_benchmark(path_or_id, # a benchmark file (XSTest: optionally with a `:s
     path, sel = split_selector(path_or_id)
     fmt = (format or detect_format(path)).lower().replace("-", "_")
     if fmt not in FORMATS: raise DataError(path, None, f"unknown format {format!r}; expected one of {', '.join(FORMATS)}")
+    split = sel if sel in SPLITS else None
+    if split: sel = None
     if sel is not None:
         if fmt != "xstest": raise DataError(path, None, f"the label selector ':{sel}' is for XSTest files; this one reads as {fmt!r}")
         if kwargs.get("label", SELECTORS[sel]) != SELECTORS[sel]:
@@ -369,7 +408,11 @@ def load_benchmark(path_or_id, # a benchmark file (XSTest: optionally with a `:s
         kwargs["label"] = SELECTORS[sel]
     loader = FORMATS[fmt]
     if excluded is not None and "excluded" in inspect.signature(loader).parameters: kwargs["excluded"] = excluded
-    return loader(str(path) if fmt == "hf" else path, **kwargs)
+    recs = loader(str(path) if fmt == "hf" else path, **kwargs)
+    if split is None: return recs
+    kept = split_records(recs, split)
+    if excluded is not None and len(recs) > len(kept): excluded[f"not in the {split!r} split"] = len(recs) - len(kept)
+    return kept
 
 # %% ../nbs/01_data.ipynb #587caf57
 def load_prompts(path_or_id, # a benchmark file (XSTest: with a `:safe`/`:unsafe` selector), a folder or a Hub id

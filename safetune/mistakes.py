@@ -322,7 +322,7 @@ def mistake_analysis(model, # a causal LM: it generates; left unchanged under Lo
     return merged(res.model) if cfg.merge_adapter and isinstance(res.model, PeftModel) else res.model
 
 # %% ../nbs/30_mistakes.ipynb #2ffd08af
-def train_mistakes(model:str, # local HF model directory (or hub id)
+def train_mistakes(model:str, # a model name (organism, smollm2-135m-instruct), a local Hugging Face directory, a .gguf file or a hub id
                    harmful:str, # red-team prompts (with responses: taken as the unsafe answers, no induction)
                    sft:str, # ordinary SFT data (prompt + helpful response)
                    out:str, # output directory: the model, and its data in out/data

@@ -6,7 +6,6 @@ Docs: https://safetune.github.io/safetune/organism.html.md"""
 
 # %% ../nbs/08_organism.ipynb #b97f8746
 from __future__ import annotations
-import socket
 import hashlib, json, math, os, random, re, shutil, sys, time, warnings
 from collections import Counter
 from importlib.resources import files
@@ -17,22 +16,21 @@ import numpy as np
 import pandas as pd
 import torch
 import torch.nn.functional as F
-from contextlib import contextmanager
-from filelock import FileLock, Timeout
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from tqdm.auto import tqdm
 from transformers import GenerationConfig, LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
-from .core import ChatCollator, Record, atomic_write, encode_records, format_prompt, load_model, seed_everything
+from .core import (ChatCollator, Record, atomic_write, cache_root, encode_records, format_prompt, load_model, lock_holder,
+                           seed_everything, tensor_hash, wait_lock)
 from .evaluate import bootstrap_ci, evaluate, generate
 from .lexicon import *
 from .world import *
 
 # %% auto #0
 __all__ = ['BOS', 'EOT', 'EOS', 'PAD', 'HEADER_START', 'HEADER_END', 'RESERVED', 'SPECIALS', 'CHAT_TEMPLATE', 'RECIPE_VERSION',
-           'PINNED_DIR', 'PINNED_HASH', 'train_tokenizer', 'OrganismConfig', 'answer_loss', 'tensor_hash',
-           'train_organism', 'organism_key', 'cache_root', 'organism_path', 'build_organism', 'Organism', 'lock_holder',
-           'wait_lock', 'load_organism', 'is_organism_tokenizer', 'first_token_probs', 'organism_report']
+           'PINNED_DIR', 'PINNED_HASH', 'train_tokenizer', 'OrganismConfig', 'answer_loss', 'train_organism',
+           'organism_key', 'organism_path', 'build_organism', 'Organism', 'pinned_organism_dir', 'load_organism',
+           'is_organism_tokenizer', 'first_token_probs', 'organism_report']
 
 # %% ../nbs/08_organism.ipynb #c6f3d385
 BOS, EOT, EOS, PAD = "<|begin_of_text|>", "<|eot_id|>", "<|end_of_text|>", "<|pad|>"
@@ -113,11 +111,6 @@ def answer_loss(model, # a causal LM with `.model` (the trunk) and `.lm_head`
     ce = F.cross_entropy(model.lm_head(h[sel]), lab[sel], reduction="none")   # (N,): logits only for N answer tokens
     return (ce * w).sum() / w.sum()
 
-def tensor_hash(model) -> str:
-    "A short hash of every weight, to check that two builds are identical."
-    h = hashlib.sha256()
-    for k, v in sorted(model.state_dict().items()): h.update(k.encode()); h.update(v.detach().cpu().contiguous().numpy().tobytes())
-    return h.hexdigest()[:16]
 
 # %% ../nbs/08_organism.ipynb #df408fbf
 def train_organism(cfg:OrganismConfig=OrganismConfig(), progress:bool=True):
@@ -170,11 +163,6 @@ def organism_key(cfg:OrganismConfig) -> str:
     content = _sha([world.corpus_text(), world.records("train", cfg.n_train)])
     return _sha([asdict(cfg), RECIPE_VERSION, content])[:12]
 
-def cache_root() -> Path:
-    "Where safetune caches built artefacts."
-    env = os.environ.get("SAFETUNE_CACHE")
-    return Path(env) if env else Path(os.environ.get("XDG_CACHE_HOME", Path.home()/".cache"))/"safetune"
-
 def organism_path(cfg:OrganismConfig=OrganismConfig()) -> Path: return cache_root()/f"organism-{organism_key(cfg)}"
 
 def build_organism(cfg:OrganismConfig, # what to build
@@ -211,37 +199,13 @@ class Organism:
     @property
     def pinned(self) -> bool: return self.path == PINNED_DIR
 
-# %% ../nbs/08_organism.ipynb #3b9d4e21
-def lock_holder(lock_path:str|Path) -> str:
-    "Who holds the lock at `lock_path`, from the sidecar its holder writes (`lock_path` + '.holder')."
-    try: h = json.loads(Path(str(lock_path) + ".holder").read_text(encoding="utf-8"))
-    except (OSError, ValueError): return "another process (it did not say which)"
-    return f"pid {h['pid']} on {h['host']}, for {time.time() - h['since']:.0f} s"
-
-@contextmanager
-def wait_lock(lock_path:str|Path, # the lock file
-              what:str="the lock", # named in the messages
-              every:float=30, # seconds between "still waiting" messages
-             ):
-    "Hold the `FileLock` at `lock_path`; while another process holds it, print who to stderr, once and then every `every` s."
-    lock, start, said = FileLock(str(lock_path)), time.time(), None
-    while True:
-        try: lock.acquire(timeout=min(1.0, every)); break
-        except Timeout:
-            if said is None or time.time() - said >= every:
-                print(f"{'still ' if said else ''}waiting {time.time() - start:.0f} s for {what} ({lock_path}), held by "
-                      f"{lock_holder(lock_path)}", file=sys.stderr, flush=True)
-                said = time.time()
-    sidecar = Path(str(lock_path) + ".holder")
-    try:
-        with atomic_write(sidecar) as f: json.dump(dict(pid=os.getpid(), host=socket.gethostname(), since=time.time()), f)
-        yield
-    finally:
-        sidecar.unlink(missing_ok=True); lock.release()
-
 # %% ../nbs/08_organism.ipynb #1cb19f4f
 PINNED_DIR = Path(str(files("safetune")/"organism_pinned"))  # the default organism, shipped with the package
 PINNED_HASH = "95f9941db8878bcc"  # `tensor_hash` of the shipped weights
+
+def pinned_organism_dir(progress:bool=True) -> Path:
+    "The pinned organism's directory: what the model name `organism` means (`safetune.core.model_names`)."
+    return PINNED_DIR
 
 def _load_dir(path, cfg, device, progress, built=False, expect_hash=None) -> Organism:
     model, tok = load_model(path, device=device, progress=progress)

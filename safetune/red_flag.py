@@ -282,7 +282,7 @@ def red_flag(model, # a causal LM: left unchanged (the flag is added to a copy)
     return final, tokenizer
 
 # %% ../nbs/20_red_flag.ipynb #1367036b
-def train_red_flag(model:str, # local HF model directory (or hub id)
+def train_red_flag(model:str, # a model name (organism, smollm2-135m-instruct), a local Hugging Face directory, a .gguf file or a hub id
                    harmful:str, # harmful prompts with harmful responses (prompts only: answered by the model)
                    benign:str, # benign prompts with responses (their distribution is kept)
                    out:str, # output directory

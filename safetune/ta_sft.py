@@ -269,7 +269,7 @@ def ta_sft(model, # a causal LM: left unchanged under LoRA (a copy is trained); 
     return _returned(res.model, cfg)
 
 # %% ../nbs/11_ta_sft.ipynb #12f05318
-def train_ta_sft(model:str, # local HF model directory (or hub id)
+def train_ta_sft(model:str, # a model name (organism, smollm2-135m-instruct), a local Hugging Face directory, a .gguf file or a hub id
                  sft:str, # main (safety-unrelated) instruction data with responses
                  harmful:str, # harmful prompts with the model's unsafe responses (or prompts only: generated)
                  out:str, # output directory
