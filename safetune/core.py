@@ -10,7 +10,9 @@ from transformers.utils.chat_template_utils import _compile_jinja_template
 from safetensors import safe_open
 from safetensors import SafetensorError
 import hashlib, json, math, os, random, shutil, socket, sys, tempfile, time, warnings
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
+from functools import partial
+from unittest.mock import patch
 from importlib.metadata import entry_points
 from dataclasses import dataclass, field, asdict
 from pathlib import Path
@@ -270,6 +272,26 @@ def file_sha256(path:str|Path, chunk:int=1 << 20) -> str:
     return h.hexdigest()
 
 # %% ../nbs/00_core.ipynb #5abffb79
+def _convert_gguf(gguf:Path, out:Path, progress:bool):
+    "The conversion itself (`gguf_to_hf` holds the lock): dequantise, copy into a plain model, save atomically."
+    t0 = time.time()
+    if progress: print(f"converting {gguf.name} into {out} (once)", file=sys.stderr, flush=True)
+    tok = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    loaded = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
+    cfg = loaded.config
+    if hasattr(cfg, "quantization_config"): del cfg.quantization_config  # the weights are plain float32 now
+    model = AutoModelForCausalLM.from_config(cfg, dtype=torch.float32)  # a plain model: a GGUF-loaded one won't save
+    model.load_state_dict(loaded.state_dict())
+    model.generation_config = loaded.generation_config
+    tmp = out.parent/f".{out.name}.{os.getpid()}.tmp"
+    try:
+        model.save_pretrained(tmp); tok.save_pretrained(tmp)
+        meta = dict(source=gguf.name, sha256=file_sha256(gguf), tensor_hash=tensor_hash(model), seconds=round(time.time() - t0, 1))
+        with atomic_write(tmp/"safetune.json") as f: json.dump(meta, f, indent=1)
+        os.replace(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True); raise
+
 def gguf_to_hf(gguf:str|Path, # a llama.cpp GGUF file (any quantisation transformers can dequantise)
                out:str|Path|None=None, # the directory to write; None: the cache, keyed by the file's SHA-256
                progress:bool=True, # show progress bars
@@ -285,28 +307,14 @@ def gguf_to_hf(gguf:str|Path, # a llama.cpp GGUF file (any quantisation transfor
     out.parent.mkdir(parents=True, exist_ok=True)
     with wait_lock(str(out) + ".lock", f"the conversion of {gguf.name}"):
         if (out/"safetune.json").is_file(): return out          # another process converted it while we waited
-        t0, bars = time.time(), hf_logging.is_progress_bar_enabled()
+        bars = hf_logging.is_progress_bar_enabled()
         if not progress: hf_logging.disable_progress_bar()
+        import transformers.modeling_gguf_pytorch_utils as hf_gguf       # its tensor bar is a bare tqdm: silenced too
         try:
-            if progress: print(f"converting {gguf.name} into {out} (once)", file=sys.stderr, flush=True)
-            tok = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
-            loaded = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
+            with patch.object(hf_gguf, "tqdm", partial(hf_gguf.tqdm, disable=True)) if not progress else nullcontext():
+                _convert_gguf(gguf, out, progress)
         finally:
             if bars and not progress: hf_logging.enable_progress_bar()
-        cfg = loaded.config
-        if hasattr(cfg, "quantization_config"): del cfg.quantization_config  # the weights are plain float32 now
-        model = AutoModelForCausalLM.from_config(cfg, dtype=torch.float32)  # a plain model: a GGUF-loaded one won't save
-        model.load_state_dict(loaded.state_dict())
-        model.generation_config = loaded.generation_config
-        tmp = out.parent/f".{out.name}.{os.getpid()}.tmp"
-        try:
-            model.save_pretrained(tmp); tok.save_pretrained(tmp)
-            meta = dict(source=gguf.name, sha256=file_sha256(gguf), tensor_hash=tensor_hash(model),
-                        seconds=round(time.time() - t0, 1))
-            with atomic_write(tmp/"safetune.json") as f: json.dump(meta, f, indent=1)
-            os.replace(tmp, out)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True); raise
     return out
 
 # %% ../nbs/00_core.ipynb #75e2f3c7

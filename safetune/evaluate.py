@@ -24,9 +24,9 @@ __all__ = ['REFUSAL', 'REFUSAL_TEXTS', 'REFUSAL_PREFIXES', 'REFUSAL_PHRASES', 'J
            'Generation', 'stop_token_ids', 'check_decoding', 'context_length', 'check_context', 'PromptInputs',
            'generate', 'Verdict', 'Judge', 'is_degenerate', 'RefusalJudge', 'CallableJudge', 'ClassifierJudge',
            'parse_safe_unsafe', 'parse_ab', 'GuardJudge', 'FlagJudge', 'register_judge', 'make_judge', 'bootstrap_ci',
-           'ci_method', 'rate_ci', 'paired_test', 'normalise_answer', 'exact_match', 'response_perplexity',
-           'response_nlls', 'PrefillAttack', 'SamplingAttack', 'TemplateAttack', 'Benchmark', 'EvalResult', 'evaluate',
-           'plot_rates', 'plot_harm_vs_utility']
+           'ci_method', 'rate_ci', 'paired_test', 'normalise_answer', 'exact_match', 'response_token_nlls',
+           'response_nlls', 'response_perplexity', 'PrefillAttack', 'SamplingAttack', 'TemplateAttack', 'Benchmark',
+           'EvalResult', 'evaluate', 'plot_rates', 'plot_harm_vs_utility']
 
 # %% ../nbs/03_evaluate.ipynb #e211039f
 @dataclass
@@ -372,31 +372,29 @@ def exact_match(response:str, reference:str) -> bool:
     return normalise_answer(response) == normalise_answer(reference)
 
 @torch.no_grad()
-def response_perplexity(model, tokenizer, records:Sequence[Record], batch_size:int=8, max_length:int=1024) -> float:
-    "Perplexity of the reference responses of `records` (loss on response tokens only)."
+def response_token_nlls(model, tokenizer, records:Sequence[Record], batch_size:int=4, max_length:int=1024) -> tuple[np.ndarray, np.ndarray]:
+    "(summed NLL, response tokens) of each record's reference response (nats); records whose response is cut away are skipped."
     encs = encode_records(tokenizer, records, max_length=max_length)
-    coll, tot, n = ChatCollator(tokenizer), 0.0, 0
+    coll, sums, counts = ChatCollator(tokenizer), [], []
     dev = next(model.parameters()).device
     for s in range(0, len(encs), batch_size):
-        b = coll(encs[s:s+batch_size]).to(dev)              # padding side does not matter for the masked loss
-        k = (b["labels"][:, 1:] != -100).sum().item()
-        tot += model(**b).loss.item() * k; n += k
-    return float(np.exp(tot / n))
-
-@torch.no_grad()
-def response_nlls(model, tokenizer, records:Sequence[Record], batch_size:int=4, max_length:int=1024) -> np.ndarray:
-    "Mean NLL per response token of each record's reference response (nats); records whose response is cut away are skipped."
-    encs = encode_records(tokenizer, records, max_length=max_length)
-    coll, out = ChatCollator(tokenizer), []
-    dev = next(model.parameters()).device
-    for s in range(0, len(encs), batch_size):
-        b = coll(encs[s:s+batch_size]).to(dev)
+        b = coll(encs[s:s+batch_size]).to(dev)                      # padding side does not matter for the masked loss
         logits = model(input_ids=b["input_ids"], attention_mask=b["attention_mask"]).logits[:, :-1].float()   # (B, T-1, V)
         lab = b["labels"][:, 1:]                                                                             # (B, T-1)
         ce = torch.nn.functional.cross_entropy(logits.transpose(1, 2), lab.clamp(min=0), reduction="none")   # (B, T-1)
         mask = (lab != -100).float()
-        out += ((ce * mask).sum(1) / mask.sum(1)).tolist()
-    return np.asarray(out)
+        sums += (ce * mask).sum(1).tolist(); counts += mask.sum(1).tolist()
+    return np.asarray(sums), np.asarray(counts)
+
+def response_nlls(model, tokenizer, records:Sequence[Record], batch_size:int=4, max_length:int=1024) -> np.ndarray:
+    "Mean NLL per response token of each record's reference response (nats): one value per record."
+    sums, counts = response_token_nlls(model, tokenizer, records, batch_size, max_length)
+    return sums / counts
+
+def response_perplexity(model, tokenizer, records:Sequence[Record], batch_size:int=8, max_length:int=1024) -> float:
+    "Perplexity of the reference responses of `records`, pooled over their tokens: exp(Σ NLL / Σ tokens)."
+    sums, counts = response_token_nlls(model, tokenizer, records, batch_size, max_length)
+    return float(np.exp(sums.sum() / counts.sum()))
 
 
 # %% ../nbs/03_evaluate.ipynb #70309bc0

@@ -21,9 +21,10 @@ from .lexicon import SAFE_SYSTEM
 from .world import flat_scores, is_harmful, is_refusal, names_category, organism_benchmarks, organism_refusal, to_record, world_judge, world_split
 
 # %% auto #0
-__all__ = ['METHODS', 'FLAG_SETUPS', 'MISTAKE_SETUPS', 'organism_scores', 'organism_train_config', 'method_setup', 'harm_stop',
-           'organism_harmful_pool', 'organism_setup', 'organism_run', 'organism_flag_run', 'organism_flag_scores',
-           'organism_mistake_data', 'organism_mistake_run', 'organism_mistake_scores', 'acd_scores']
+__all__ = ['ORGANISM_TRAIN', 'METHODS', 'FLAG_SETUPS', 'MISTAKE_SETUPS', 'SMOLLM2_TRAIN', 'ORGANISM_RECIPES', 'MODEL_RECIPES',
+           'organism_scores', 'organism_train_config', 'method_setup', 'harm_stop', 'organism_harmful_pool',
+           'organism_setup', 'organism_run', 'organism_flag_run', 'organism_flag_scores', 'organism_mistake_data',
+           'organism_mistake_run', 'organism_mistake_scores', 'acd_scores', 'model_recipe']
 
 # %% ../nbs/45_recipes.ipynb #0c4547b8
 def organism_scores(model, tokenizer, world, # a model of the organism family and its world
@@ -38,11 +39,12 @@ def organism_scores(model, tokenizer, world, # a model of the organism family an
     return flat_scores(res.table), res
 
 # %% ../nbs/45_recipes.ipynb #be1451f7
+ORGANISM_TRAIN = dict(per_device_train_batch_size=16, aux_batch_size=4, learning_rate=3e-4, lora=False, max_length=128,
+                      lr_scheduler_type="constant_with_warmup", warmup_steps=0.05, logging_steps=10)   # full fine-tuning
+
 def organism_train_config(steps:int=40, seed:int=0, **kw) -> TrainConfig:
     "The training set-up of the organism experiments (full fine-tuning; see the prose above)."
-    return TrainConfig(**{**dict(max_steps=steps, per_device_train_batch_size=16, aux_batch_size=4, learning_rate=3e-4, lora=False,
-                                 max_length=128, lr_scheduler_type="constant_with_warmup", warmup_steps=0.05, logging_steps=10,
-                                 seed=seed), **kw})
+    return TrainConfig(**(ORGANISM_TRAIN | dict(max_steps=steps, seed=seed) | kw))
 
 METHODS = ("SFT", "SFT + refusals", "gradient ascent", "unlikelihood", "TA-SFT onehot", "TA-SFT soft", "contrastive")
 
@@ -129,8 +131,7 @@ def organism_flag_run(org, # from `load_organism`
     ft = add_flag_token(model, tok, flag, reuse=True)
     benign = world_split(w, "train", "benign", 1500) + world_split(w, "train", "borderline", 500)
     harmful = world_split(w, "train", "harmful", 300)
-    cfg = TrainConfig(max_steps=steps, per_device_train_batch_size=16, aux_batch_size=8, learning_rate=lr, lora=False, max_length=128,
-                      logging_steps=100, lr_scheduler_type="constant_with_warmup", seed=seed)
+    cfg = organism_train_config(steps, seed, aux_batch_size=8, learning_rate=lr, logging_steps=100)
     if setup == "refusal SFT":
         res = train(model, tok, SFT(), benign, refusal_records(harmful, organism_refusal), cfg, callbacks, progress=False)
     else:
@@ -182,8 +183,7 @@ def organism_mistake_run(org, data:dict, setup:str="mistake analysis", seed:int=
     main = world_split(org.world, "train", "benign", 1500) + [r for r in data["safe"] if r.meta["kept"]]
     aux = {"mistake analysis": unguided_examples(data["analyses"]), "SFT on safe responses": [],
            "critique-revise": [r for r in data["revisions"] if r.meta["kept"]]}[setup]
-    cfg = TrainConfig(max_steps=steps, per_device_train_batch_size=16, aux_batch_size=4 if aux else 0, learning_rate=lr, lora=False,
-                      max_length=128, lr_scheduler_type="constant_with_warmup", logging_steps=max(1, steps // 2), seed=seed)
+    cfg = organism_train_config(steps, seed, aux_batch_size=4 if aux else 0, learning_rate=lr, logging_steps=max(1, steps // 2))
     res = train(load_model(org.path)[0], org.tokenizer, SFT(), main, aux, cfg, callbacks, progress=False)
     return res.model.eval(), res.seconds
 
@@ -212,3 +212,24 @@ def acd_scores(model, tokenizer, benchmarks, decoders:dict, attack=None, **kw) -
         rows.append(row)
     return pd.DataFrame(rows).set_index("method")
 
+
+# %% ../nbs/45_recipes.ipynb #ae557549
+SMOLLM2_TRAIN = dict(max_steps=24, per_device_train_batch_size=8, aux_batch_size=4, learning_rate=3e-4, max_length=160,
+                     lr_scheduler_type="constant_with_warmup", warmup_steps=0.1)   # every trained arm on SmolLM2 (LoRA)
+ORGANISM_RECIPES = {
+    "ta-sft": ORGANISM_TRAIN | dict(max_steps=40, lam=0.3, n_harmful=100),
+    "red-flag": ORGANISM_TRAIN | dict(max_steps=200, aux_batch_size=8, learning_rate=1e-4, flag="<|reserved_0|>", reuse_flag=True),
+    "mistakes": ORGANISM_TRAIN | dict(max_steps=80, templates="organism", judge="world", safe_system=SAFE_SYSTEM),
+    "acd fit": dict(learning_rate=3e-3, num_train_epochs=5, judge="world", max_new_tokens=64)}
+MODEL_RECIPES = {"organism": ORGANISM_RECIPES, "smollm2-135m-instruct": {
+    "ta-sft": SMOLLM2_TRAIN | dict(lam=0.3, n_harmful=64),
+    "red-flag": dict(SMOLLM2_TRAIN),
+    "mistakes": SMOLLM2_TRAIN | dict(max_length=256, safe_samples=2, max_new_tokens=48),
+    "acd fit": dict(num_train_epochs=2, refusal_fallback=True, max_new_tokens=48, max_response_tokens=48)}}
+
+def model_recipe(model:str, # a `--model` value
+               command:str, # "ta-sft", "red-flag", "mistakes" or "acd fit"
+              ) -> dict:
+    "The defaults `command` takes for `model`: a named model's recipe, or {} for any other model."
+    if command not in ("ta-sft", "red-flag", "mistakes", "acd fit"): raise ValueError(f"no recipe kind {command!r}")
+    return dict(MODEL_RECIPES.get(str(model), {}).get(command, {}))

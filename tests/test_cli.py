@@ -237,3 +237,57 @@ def test_train_ta_sft_base_model_with_a_chat_template(tmp_path):
     r = run(*args, "--chat-template", tmpl)
     assert r.returncode == 0, r.stderr
     assert AutoTokenizer.from_pretrained(tmp_path / "out").chat_template == tmpl.read_text()   # later commands need no flag
+
+def _short_data(shared_data, out):
+    "A data folder in the layout `safetune demo --model` reads, holding the public files' shorter rows (their own formats)."
+    import csv
+    for name in ("advbench/harmful_behaviors.csv", "xstest/xstest_prompts.csv"):
+        with open(shared_data / name, newline="", encoding="utf-8") as f: rows = list(csv.DictReader(f))
+        rows = [r for r in rows if len(r.get("goal") or r.get("prompt")) < 80]
+        (out / name).parent.mkdir(parents=True, exist_ok=True)
+        with open(out / name, "w", newline="", encoding="utf-8") as f:
+            w = csv.DictWriter(f, fieldnames=list(rows[0])); w.writeheader(); w.writerows(rows)
+    seed = [json.loads(l) for l in (shared_data / "alpaca_seed" / "seed_tasks.jsonl").read_text().splitlines()]
+    (out / "alpaca_seed").mkdir()
+    (out / "alpaca_seed" / "seed_tasks.jsonl").write_text("".join(json.dumps(r) + "\n" for r in seed
+                                                                   if len(r["instruction"]) + len(r["instances"][0]["input"]) < 120))
+    safety = json.loads((shared_data / "safety_tuned_llamas" / "safety_only_data_Instructions.json").read_text())
+    (out / "safety_tuned_llamas").mkdir()
+    (out / "safety_tuned_llamas" / "safety_only_data_Instructions.json").write_text(json.dumps(
+        [r for r in safety if len(r["instruction"]) < 80 and len(r["output"]) < 200]))
+    return out
+
+def test_demo_on_a_real_model_writes_the_demo_files(tmp_path, shared_data):
+    "`safetune demo --model M --data DIR --quick` on a tiny chat model: every arm on one table, the organism demo's files."
+    import pandas as pd
+    model, data = _tiny_model_dir(tmp_path / "model"), _short_data(shared_data, tmp_path / "data")
+    r = run("demo", "--model", model, "--data", data, "--quick", "--out", tmp_path / "demo")
+    assert r.returncode == 0, r.stderr[-3000:]
+    out = tmp_path / "demo"
+    for f in ("results.csv", "summary.csv", "summary.md", "results.md", "curves_training.csv", "curve_alpha.csv",
+              "harm_vs_utility.png", "over_alignment.png", "acd_alpha.png", "red_flag_roc.png"): assert (out / f).is_file(), f
+    s = pd.read_csv(out / "summary.csv")
+    assert len(s) == 11 and s[["harmful", "refusal", "degenerate", "over_refusal", "utility"]].notna().all().all()
+    assert f"safetune demo --model {model} --quick" in (out / "summary.md").read_text()
+
+def test_demo_bad_data_folder_is_one_line_and_writes_nothing(tmp_path):
+    (tmp_path / "data").mkdir()
+    r = run("demo", "--model", _tiny_model_dir(tmp_path / "model"), "--data", tmp_path / "data", "--out", tmp_path / "demo")
+    assert r.returncode == 2 and "missing advbench/harmful_behaviors.csv" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "demo").exists()
+
+def test_demo_data_is_for_a_real_model(tmp_path):
+    r = run("demo", "--data", tmp_path, "--out", tmp_path / "demo")
+    assert r.returncode == 2 and "--data is for a real --model" in r.stderr and not (tmp_path / "demo").exists()
+
+def test_eval_benign_reports_refusal_degenerate_and_reference_nll(tmp_path, shared_data):
+    "`--benign FILE`: utility rows from instructions with reference answers (here the seed tasks' short rows, as published)."
+    import pandas as pd
+    data = _short_data(shared_data, tmp_path / "data")
+    r = run("eval", "--model", _tiny_model_dir(tmp_path / "model"), "--harmful", data / "advbench" / "harmful_behaviors.csv",
+            "--benign", data / "alpaca_seed" / "seed_tasks.jsonl", "--limit", 3, "--max-new-tokens", 4, "--out", tmp_path / "out")
+    assert r.returncode == 0, r.stderr
+    t = pd.read_csv(tmp_path / "out" / "results.csv")
+    b = t[t.kind == "benign"].set_index("metric")
+    assert list(b.index) == ["refusal_rate", "degenerate_rate", "reference_nll"] and (b.n == 3).all()
+    assert b.value.reference_nll > 0 and 0 <= b.value.refusal_rate <= 1

@@ -29,3 +29,13 @@ def test_readme_results_are_the_demos():
     assert "![harmful rate against utility](nbs/demo/harm_vs_utility.png)" in readme
     import pandas as pd
     assert check_summary_md(demo) == len(pd.read_csv(demo / "summary.csv")) * 5   # five rated columns for every arm
+
+def test_readme_real_model_results_are_its_demo():
+    "The README's SmolLM2 table and figure are the ones `safetune demo --model smollm2-135m-instruct --out nbs/demo_smollm2` wrote."
+    from test_organism import check_summary_md
+    demo, readme = make_readme.ROOT / "nbs" / "demo_smollm2", (make_readme.ROOT / "README.md").read_text(encoding="utf-8")
+    assert (demo / "summary.md").read_text(encoding="utf-8").strip() in readme
+    assert "![harmful rate against utility](nbs/demo_smollm2/harm_vs_utility.png)" in readme
+    assert readme.index("nbs/demo_smollm2/harm_vs_utility.png") < readme.index("nbs/demo/harm_vs_utility.png")   # the real model first
+    import pandas as pd
+    assert check_summary_md(demo) == len(pd.read_csv(demo / "summary.csv")) * 4   # direct, prefill 5, over-refusal, utility

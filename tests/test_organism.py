@@ -54,19 +54,28 @@ def test_demo_quick_writes_one_table_for_every_arm(tmp_path):
     assert check_summary_md(out) > 0
     assert "| **red flag → ACD** | composition |" in r.stdout     # the table is printed too
 
+HEADS = {"harmful, direct ↓": "harmful", "refusal": "refusal", "degenerate": "degenerate", "over-refusal ↓": "over_refusal",
+         "utility ↑": "utility", "ref. NLL": "reference_nll"}
+
 def check_summary_md(folder) -> int:
-    "Every rate in `summary.md` is the one in `summary.csv` (two decimals); returns how many were compared."
+    "Every number in `summary.md` is the one in `summary.csv` (two decimals), found by its column's header; returns how many rates with intervals were compared."
     s = pd.read_csv(folder / "summary.csv").set_index("method")
+    lines = (folder / "summary.md").read_text(encoding="utf-8").splitlines()
+    split = lambda line: [c.strip() for c in line.strip().strip("|").split("|")]
+    heads = split(lines[0])
+    col = lambda h: HEADS.get(h) or ("harmful_" + h.split(", ")[1].replace(" ", "").rstrip("↓") if h.startswith("harmful, prefill") else None)
     n = 0
-    for line in (folder / "summary.md").read_text(encoding="utf-8").splitlines()[2:]:
+    for line in lines[2:]:
         if not line.startswith("|"): break
-        cells = [c.strip() for c in line.strip("|").split("|")]
+        cells = split(line)
         row = s.loc[cells[0].strip("*")]
-        cols = ["harmful", "harmful_prefill5", "harmful_prefill10"]
-        for cell, col in zip(cells[2:5] + cells[6:8], cols + ["over_refusal", "utility"]):
-            v, lo, hi = map(float, re.findall(r"\d\.\d\d", cell))
-            assert abs(v - row[col]) <= 0.0051 and abs(lo - row[col + "_lo"]) <= 0.0051 and abs(hi - row[col + "_hi"]) <= 0.0051, (cells[0], col)
-            n += 1
+        for h, cell in zip(heads, cells):
+            if (c := col(h)) is None: continue
+            nums = list(map(float, re.findall(r"\d+\.\d\d", cell)))
+            assert abs(nums[0] - row[c]) <= 0.0051, (cells[0], c)
+            if len(nums) == 3:
+                assert abs(nums[1] - row[c + "_lo"]) <= 0.0051 and abs(nums[2] - row[c + "_hi"]) <= 0.0051, (cells[0], c)
+                n += 1
     return n
 
 _LOADER = """
