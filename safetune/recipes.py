@@ -224,7 +224,7 @@ ORGANISM_RECIPES = {
 MODEL_RECIPES = {"organism": ORGANISM_RECIPES, "smollm2-135m-instruct": {
     "ta-sft": SMOLLM2_TRAIN | dict(lam=0.3, n_harmful=64),
     "red-flag": dict(SMOLLM2_TRAIN),
-    "mistakes": SMOLLM2_TRAIN | dict(max_length=256, safe_samples=2, max_new_tokens=48),
+    "mistakes": SMOLLM2_TRAIN | dict(max_length=256, safe_samples=2),
     "acd fit": dict(num_train_epochs=2, refusal_fallback=True, max_new_tokens=48, max_response_tokens=48)}}
 
 def model_recipe(model:str, # a `--model` value
