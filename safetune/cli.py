@@ -289,12 +289,13 @@ def _argv_model(argv:list[str]) -> str|None:
         if w.startswith("--model="): return w.split("=", 1)[1]
     return None
 
-def _recipe(argv:list[str], command:str) -> dict:
-    "The zoo recipe `command` takes as its defaults for the `--model` in `argv` ({} without one)."
+def _recipe_defaults(parser:argparse.ArgumentParser, argv:list[str], command:str):
+    "Make the recipe of the `--model` named in `argv` (if any) `parser`'s defaults; `recipe` keeps it, for `main` to report."
     model = _argv_model(argv)
-    if model is None: return {}
-    from safetune.recipes import model_recipe                         # only when a model is named: `--help` stays fast
-    return model_recipe(model, command)
+    if model is None: return
+    from safetune.recipes import model_recipe                       # only when a model is named: `--help` stays fast
+    recipe = model_recipe(model, command)
+    parser.set_defaults(**recipe, recipe=recipe)
 
 _OVERWRITE_HELP = ("replace a finished previous output in --out (without it such a directory is refused; an unfinished run's "
                    "own data is resumed either way)")
@@ -367,7 +368,7 @@ def _parser(argv:list[str]|None=None, # the arguments about to be parsed: a comm
         af.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True, help="progress bars")
         af.add_argument("--chat-template", default=None, metavar="FILE", help=_TEMPLATE_HELP)
         add_config_args(af, ACDConfig)
-        af.set_defaults(**_recipe(args, "acd fit"))
+        _recipe_defaults(af, args, "acd fit")
         ag = am.add_parser("generate", help="answer prompts with contrastive decoding", formatter_class=HelpFormatter)
         ag.add_argument("--model", required=True, help=MODEL_HELP)
         ag.add_argument("--prompts", required=True, help="the prompt file from `safetune acd fit`")
@@ -414,8 +415,7 @@ def _parser(argv:list[str]|None=None, # the arguments about to be parsed: a comm
             m.add_argument("--chat-template", default=None, metavar="FILE", help=_TEMPLATE_HELP)
             m.add_argument("--overwrite", action="store_true", help=_OVERWRITE_HELP)
             add_train_args(m, cfg)
-        if (word := [w for w in args if not w.startswith("-")][1:2]) and word[0] in ("ta-sft", "red-flag", "mistakes"):
-            dict(zip(("ta-sft", "red-flag", "mistakes"), (ta, rf, ma)))[word[0]][0].set_defaults(**_recipe(args, word[0]))
+        for (m, _), name in zip((ta, rf, ma), ("ta-sft", "red-flag", "mistakes")): _recipe_defaults(m, args, name)
     c = sub.add_parser("data", help="load a benchmark file and summarise it (checks the format)")
     c.add_argument("path", help="a benchmark file (CSV, JSONL, JSON; XSTest optionally with :safe, :unsafe or :all) "
                    "or a Hugging Face dataset id")
@@ -536,8 +536,7 @@ def main(argv:list[str]|None=None) -> int:
     from safetune.data import DataError
     if getattr(a, "judge", None) == "world": import safetune.world  # registers the organism's judge with `make_judge`
     handler = COMMANDS[(a.cmd, getattr(a, "action", None) or getattr(a, "method", None))]
-    command = {"train": getattr(a, "method", None), "acd": "acd fit" if getattr(a, "action", None) == "fit" else None}.get(a.cmd)
-    if command and (recipe := _recipe(sys.argv[1:] if argv is None else argv, command)):   # say which defaults a named model brought
+    if recipe := getattr(a, "recipe", None):                        # say which defaults a named model brought
         used = [f"{k}={getattr(a, k)!r}" for k, v in recipe.items() if getattr(a, k) == v]
         print(f"safetune {a.cmd}: {a.model}'s recipe (safetune.recipes; given flags override): {', '.join(used)}", file=sys.stderr)
     try:

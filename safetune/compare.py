@@ -20,7 +20,7 @@ from .organism import load_organism
 from .lexicon import OPPOSITE_SYSTEM, SAFE_SYSTEM
 from .world import flat_scores, organism_benchmarks, world_judge, world_split
 from .data import self_generated
-from .recipes import (acd_scores, organism_scores, organism_flag_run, organism_mistake_data, organism_mistake_run,
+from .recipes import (ORGANISM_RECIPES, acd_scores, organism_scores, organism_flag_run, organism_mistake_data, organism_mistake_run,
                               organism_setup, organism_train_config)
 from .acd import ACDConfig, ContrastiveDecoding, anchor_data, fit_opposite_prompts, partitions
 
@@ -33,20 +33,20 @@ __all__ = ['FLAG', 'COLUMNS', 'MARKERS', 'FIGURES', 'DemoConfig', 'FlagGuard', '
 # %% ../nbs/50_compare.ipynb #89201b42
 @dataclass
 class DemoConfig:
-    "What `safetune demo` runs: each method's organism recipe (from its notebook) and the evaluation."
+    "What `safetune demo` runs: each method's organism recipe (`recipes.ORGANISM_RECIPES`) and the evaluation."
     n_eval: int = field(default=100, metadata={"help": "held-out test prompts per set (harmful, safe-but-scary, benign)"})
     prefills: tuple = field(default=(5, 10), metadata={"help": "prefilling attacks: force the first k tokens of a harmful answer"})
     seed: int = field(default=0, metadata={"help": "seeds training, data sampling and decoding"})
     max_new_tokens: int = field(default=48, metadata={"help": "answer length at evaluation"})
-    ta_sft_steps: int = field(default=40, metadata={"help": "TA-SFT and its baselines: optimizer steps"})
-    ta_sft_lambda: float = field(default=0.3, metadata={"help": "TA-SFT and unlikelihood: weight of the harm term"})
-    n_harmful: int = field(default=100, metadata={"help": "TA-SFT and unlikelihood: the model's own harmful answers used"})
-    flag_steps: int = field(default=200, metadata={"help": "red flag: optimizer steps"})
+    ta_sft_steps: int = field(default=ORGANISM_RECIPES["ta-sft"]["max_steps"], metadata={"help": "TA-SFT and its baselines: optimizer steps"})
+    ta_sft_lambda: float = field(default=ORGANISM_RECIPES["ta-sft"]["lam"], metadata={"help": "TA-SFT and unlikelihood: weight of the harm term"})
+    n_harmful: int = field(default=ORGANISM_RECIPES["ta-sft"]["n_harmful"], metadata={"help": "TA-SFT and unlikelihood: the model's own harmful answers used"})
+    flag_steps: int = field(default=ORGANISM_RECIPES["red-flag"]["max_steps"], metadata={"help": "red flag: optimizer steps"})
     mistake_prompts: int = field(default=300, metadata={"help": "mistake analysis: red-team prompts the data is built from"})
-    mistake_steps: int = field(default=80, metadata={"help": "mistake analysis and its baseline: optimizer steps"})
+    mistake_steps: int = field(default=ORGANISM_RECIPES["mistakes"]["max_steps"], metadata={"help": "mistake analysis and its baseline: optimizer steps"})
     acd_anchor: int = field(default=100, metadata={"help": "ACD: unsafe anchor instructions (and as many safe ones)"})
-    acd_epochs: int = field(default=5, metadata={"help": "ACD: passes over the anchor data"})
-    acd_lr: float = field(default=3e-3, metadata={"help": "ACD: soft-prompt learning rate (chosen on val in acd)"})
+    acd_epochs: int = field(default=ORGANISM_RECIPES["acd fit"]["num_train_epochs"], metadata={"help": "ACD: passes over the anchor data"})
+    acd_lr: float = field(default=ORGANISM_RECIPES["acd fit"]["learning_rate"], metadata={"help": "ACD: soft-prompt learning rate (chosen on val in acd)"})
     alpha: float = field(default=0.1, metadata={"help": "ACD: contrast strength (chosen on val in acd)"})
     alphas: tuple = field(default=(0.0, 0.1, 0.3, 0.5, 0.7, 0.9), metadata={"help": "ACD: the α curve"})
     n_probe: int = field(default=48, metadata={"help": "val prompts per set for the curves over training"})
@@ -142,7 +142,7 @@ def ta_sft_arms(org, cfg:DemoConfig) -> list[Arm]:
                         cost_s=res.seconds - probe.seconds + pool_s, changes="weights", probes=_curves(probe, cfg.ta_sft_steps)))
     return arms
 
-FLAG = "<|reserved_0|>"   # the organism's reserved token that becomes the flag (as in red_flag)
+FLAG = ORGANISM_RECIPES["red-flag"]["flag"]   # the organism's reserved token that becomes the flag
 
 def red_flag_arm(org, cfg:DemoConfig) -> Arm:
     "The red flag model behind a `FlagGuard` that refuses flagged answers."

@@ -21,7 +21,7 @@ from .lexicon import SAFE_SYSTEM
 from .world import flat_scores, is_harmful, is_refusal, names_category, organism_benchmarks, organism_refusal, to_record, world_judge, world_split
 
 # %% auto #0
-__all__ = ['ORGANISM_TRAIN', 'METHODS', 'FLAG_SETUPS', 'MISTAKE_SETUPS', 'SMOLLM2_TRAIN', 'ORGANISM_RECIPES', 'MODEL_RECIPES',
+__all__ = ['ORGANISM_TRAIN', 'ORGANISM_RECIPES', 'METHODS', 'FLAG_SETUPS', 'MISTAKE_SETUPS', 'SMOLLM2_TRAIN', 'MODEL_RECIPES',
            'organism_scores', 'organism_train_config', 'method_setup', 'harm_stop', 'organism_harmful_pool',
            'organism_setup', 'organism_run', 'organism_flag_run', 'organism_flag_scores', 'organism_mistake_data',
            'organism_mistake_run', 'organism_mistake_scores', 'acd_scores', 'model_recipe']
@@ -41,8 +41,13 @@ def organism_scores(model, tokenizer, world, # a model of the organism family an
 # %% ../nbs/45_recipes.ipynb #be1451f7
 ORGANISM_TRAIN = dict(per_device_train_batch_size=16, aux_batch_size=4, learning_rate=3e-4, lora=False, max_length=128,
                       lr_scheduler_type="constant_with_warmup", warmup_steps=0.05, logging_steps=10)   # full fine-tuning
+ORGANISM_RECIPES = {                                                 # each command's recipe: the functions below read their defaults here
+    "ta-sft": ORGANISM_TRAIN | dict(max_steps=40, lam=0.3, n_harmful=100),
+    "red-flag": ORGANISM_TRAIN | dict(max_steps=200, aux_batch_size=8, learning_rate=1e-4, flag="<|reserved_0|>", reuse_flag=True),
+    "mistakes": ORGANISM_TRAIN | dict(max_steps=80, templates="organism", judge="world", safe_system=SAFE_SYSTEM),
+    "acd fit": dict(learning_rate=3e-3, num_train_epochs=5, judge="world", max_new_tokens=64)}
 
-def organism_train_config(steps:int=40, seed:int=0, **kw) -> TrainConfig:
+def organism_train_config(steps:int=ORGANISM_RECIPES["ta-sft"]["max_steps"], seed:int=0, **kw) -> TrainConfig:
     "The training set-up of the organism experiments (full fine-tuning; see the prose above)."
     return TrainConfig(**(ORGANISM_TRAIN | dict(max_steps=steps, seed=seed) | kw))
 
@@ -93,8 +98,8 @@ def organism_setup(pool:list[Record], # the organism's own harmful answers (`org
 
 def organism_run(org, # from `load_organism`
                  method:str="TA-SFT onehot", # one of `METHODS`
-                 n_harmful:int=100, # size of D_h (sampled from the pool with `seed`)
-                 lam:float=0.3, steps:int=40, seed:int=0,
+                 n_harmful:int=ORGANISM_RECIPES["ta-sft"]["n_harmful"], # size of D_h (sampled from the pool with `seed`)
+                 lam:float=ORGANISM_RECIPES["ta-sft"]["lam"], steps:int=ORGANISM_RECIPES["ta-sft"]["max_steps"], seed:int=0,
                  stop:bool=False, # stop on the held-out harmful rate (`harm_stop`), with `steps` as the budget
                  margin:float|None=None,
                  split:str="test", n_eval:int=100, # where and on how many prompts per set to score
@@ -120,8 +125,8 @@ FLAG_SETUPS = ("red flag", "fixed position", "at least once", "refusal SFT")
 
 def organism_flag_run(org, # from `load_organism`
                       setup:str="red flag", # one of `FLAG_SETUPS`
-                      seed:int=0, steps:int=200, lr:float=1e-4,
-                      flag:str="<|reserved_0|>", # a reserved token of the organism
+                      seed:int=0, steps:int=ORGANISM_RECIPES["red-flag"]["max_steps"], lr:float=ORGANISM_RECIPES["red-flag"]["learning_rate"],
+                      flag:str=ORGANISM_RECIPES["red-flag"]["flag"], # a reserved token of the organism
                       callbacks:list|None=None, # e.g. a `ProbeCallback`
                      ):
     "Train one red-flag set-up (or the refusal-SFT baseline) on the organism; returns (model, flag_id, seconds)."
@@ -131,7 +136,7 @@ def organism_flag_run(org, # from `load_organism`
     ft = add_flag_token(model, tok, flag, reuse=True)
     benign = world_split(w, "train", "benign", 1500) + world_split(w, "train", "borderline", 500)
     harmful = world_split(w, "train", "harmful", 300)
-    cfg = organism_train_config(steps, seed, aux_batch_size=8, learning_rate=lr, logging_steps=100)
+    cfg = organism_train_config(steps, seed, aux_batch_size=ORGANISM_RECIPES["red-flag"]["aux_batch_size"], learning_rate=lr, logging_steps=100)
     if setup == "refusal SFT":
         res = train(model, tok, SFT(), benign, refusal_records(harmful, organism_refusal), cfg, callbacks, progress=False)
     else:
@@ -176,7 +181,8 @@ def organism_mistake_data(org, n_prompts:int=300, seed:int=0, progress:bool=Fals
                 safe=guided_responses(org.model, tok, red, judge, T, system=SAFE_SYSTEM, seed=seed, progress=progress),
                 revisions=critique_revise(org.model, tok, analyses, seed=seed, progress=progress))
 
-def organism_mistake_run(org, data:dict, setup:str="mistake analysis", seed:int=0, steps:int=80, lr:float=3e-4,
+def organism_mistake_run(org, data:dict, setup:str="mistake analysis", seed:int=0, steps:int=ORGANISM_RECIPES["mistakes"]["max_steps"],
+                         lr:float=ORGANISM_RECIPES["mistakes"]["learning_rate"],
                          callbacks:list|None=None): # e.g. a `ProbeCallback`
     "Train one set-up of `MISTAKE_SETUPS` on the organism; returns (model, seconds)."
     if setup not in MISTAKE_SETUPS: raise ValueError(f"setup must be one of {MISTAKE_SETUPS}, got {setup!r}")
@@ -216,11 +222,6 @@ def acd_scores(model, tokenizer, benchmarks, decoders:dict, attack=None, **kw) -
 # %% ../nbs/45_recipes.ipynb #ae557549
 SMOLLM2_TRAIN = dict(max_steps=24, per_device_train_batch_size=8, aux_batch_size=4, learning_rate=3e-4, max_length=160,
                      lr_scheduler_type="constant_with_warmup", warmup_steps=0.1)   # every trained arm on SmolLM2 (LoRA)
-ORGANISM_RECIPES = {
-    "ta-sft": ORGANISM_TRAIN | dict(max_steps=40, lam=0.3, n_harmful=100),
-    "red-flag": ORGANISM_TRAIN | dict(max_steps=200, aux_batch_size=8, learning_rate=1e-4, flag="<|reserved_0|>", reuse_flag=True),
-    "mistakes": ORGANISM_TRAIN | dict(max_steps=80, templates="organism", judge="world", safe_system=SAFE_SYSTEM),
-    "acd fit": dict(learning_rate=3e-3, num_train_epochs=5, judge="world", max_new_tokens=64)}
 MODEL_RECIPES = {"organism": ORGANISM_RECIPES, "smollm2-135m-instruct": {
     "ta-sft": SMOLLM2_TRAIN | dict(lam=0.3, n_harmful=64),
     "red-flag": dict(SMOLLM2_TRAIN),
