@@ -366,8 +366,8 @@ def fit_opposite_prompts(model, tokenizer, anchor:list[Record], # partitioned an
 def check_alpha(alpha) -> float:
     "`alpha` as a float; an error below 0, a warning at 1 and above (see the text)."
     if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not math.isfinite(alpha) or alpha < 0:
-        raise ValueError(f"alpha must be a finite number >= 0, got {alpha!r}: a negative alpha adds the adversarial branch's "
-                         "logits, steering towards the unsafe prompt")
+        raise ValueError(f"--alpha must be a finite number >= 0, got {alpha!r}" + (": a negative alpha adds the adversarial branch's "
+                         "logits, steering towards the unsafe prompt" if isinstance(alpha, (int, float)) and alpha < 0 else ""))
     if alpha >= 1:
         warnings.warn(f"alpha={alpha} >= 1 weights the adversarial branch at least as much as the safe one (the paper's sweep "
                       "shows the harmless rate falling again there); the recommended range is 0.4-0.5", stacklevel=2)
@@ -450,10 +450,11 @@ def acd_generate(model, tokenizer, records:list[Record], # the prompts (response
                  do_sample:bool=False, temperature:float=1.0, top_p:float=1.0, num_samples:int=1, seed:int=0,
                  chat_template:str|None=None, progress:bool=True,
                  plausibility:float=0.0, # adaptive plausibility constraint β (0: off, as in the paper)
-                 **generate_kwargs, # passed to `generate` (extra `logits_processor`s run before the contrast)
+                 **generate_kwargs, # passed to `generate` (extra `logits_processor`s run before the contrast; a `journal`)
                 ) -> list[Generation]:
     "Contrastive decoding ℓ_SP − α·ℓ_AP: `generate` with `BranchInputs` and a `ContrastiveLogitsProcessor`; one `Generation` per record and sample."
     if system is not None: raise ValueError("acd_generate: the branches set the system prompt; pass it as safe=/adversarial=, not system=")
+    if do_sample and generate_kwargs.get("journal") is not None: raise ValueError("acd_generate: a journal resumes greedy decoding only")
     check_decoding(max_new_tokens, batch_size, temperature, top_p, num_samples)
     alpha, d = check_alpha(alpha), model.get_input_embeddings().embedding_dim
     for name, p in (("safe", safe), ("adversarial", adversarial)):
@@ -520,7 +521,8 @@ def acd_fit(model, # a causal LM: frozen, left unchanged; a str or Path dispatch
     return _acd_fit(model, tokenizer, safe, unsafe, config, safe_system, opposite_system, judge, refusal_fallback, max_new_tokens, progress)
 
 def acd_fit_files(model:str, # a model name (organism, smollm2-135m-instruct), a local Hugging Face directory, a .gguf file or a hub id
-                  safe:str, unsafe:str, # instruction files (any format `load_benchmark` reads; responses are ignored)
+                  safe:str|list[str], # safe instruction file(s) (any format `load_benchmark` reads; responses ignored): several are mixed, an equal share of `n` from each
+                  unsafe:str, # unsafe instruction file
                   out:str, # the prompt file to write (.safetensors); the anchor data goes to OUT with suffix .anchor.jsonl
                   judge:str="refusal", # a `make_judge` name ("refusal": keywords; "world" once `safetune.world` is imported) or a `Judge`
                   safe_system:str=PAPER_SAFE, opposite_system:str=PAPER_OPPOSITE, # manual prompts: anchor answers and initial values
@@ -535,7 +537,11 @@ def acd_fit_files(model:str, # a model name (organism, smollm2-135m-instruct), a
     if out.suffix != ".safetensors": raise ValueError(f"--out must be a .safetensors file, got {out}")
     if n is not None: check_arg("n", n, 1)                          # slicing with 0 or -1 would silently drop rows
     check_arg("max_new_tokens", max_new_tokens, 1)
-    safe_recs, unsafe_recs = load_benchmark(safe)[:n], load_benchmark(unsafe)[:n]
+    safe_files = [safe] if isinstance(safe, (str, PurePath)) else list(safe)
+    share = None if n is None else n // len(safe_files)
+    if share is not None and share < 1: raise ValueError(f"--n {n} cannot give each of the {len(safe_files)} --safe files a row")
+    safe_recs = [r for f in safe_files for r in load_benchmark(f)[:share]]
+    unsafe_recs = load_benchmark(unsafe)[:n]
     m, tok = load_model(model, chat_template=chat_template)
     anchor_path = out.with_suffix(".anchor.jsonl")
     prompts = _acd_fit(m, tok, safe_recs, unsafe_recs, cfg, safe_system, opposite_system, judge, refusal_fallback, max_new_tokens,

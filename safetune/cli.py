@@ -6,7 +6,7 @@ Docs: https://safetune.github.io/safetune/cli.html.md"""
 
 # %% ../nbs/90_cli.ipynb #4e59a781
 from __future__ import annotations
-import argparse, json, math, os, random, sys, tempfile, time
+import argparse, hashlib, json, math, os, random, sys, tempfile, time
 from dataclasses import replace
 from pathlib import Path
 from . import __version__
@@ -89,7 +89,7 @@ def write_organism(out:str, # the directory to write: new, empty, or a previous 
     from safetune.train import remove_stale_saves
     out = Path(out)
     if out.exists() and any(out.iterdir()) and not (out/"organism.json").exists():
-        raise SystemExit(f"safetune organism: {out} exists and is not a previous organism output; choose a new or empty directory")
+        raise ValueError(f"--out {out} exists and is not a previous organism output; choose a new or empty directory")
     org = load_organism(rebuild=rebuild)
     h = org.meta["tensor_hash"]
     print(f"organism weights {h}: " + ("the pinned weights" if h == PINNED_HASH else
@@ -129,6 +129,16 @@ def _check_hint(hint:str) -> str:
                          f"{{{{ and }}}}), got {hint!r}")
     return hint
 
+def _eval_key(model, tokenizer, benches, system, prefill_tokens, max_new_tokens, batch_size, seed, decode_kw) -> str:
+    "A digest of everything that decides `run_eval`'s answers: weights, chat template, prompts and decoding settings."
+    from safetune.core import tensor_hash
+    fn = decode_kw.get("generate_fn")
+    decoder = None if fn is None else [repr(fn.alpha), repr(fn.plausibility)] + [
+        hashlib.sha256(p.detach().cpu().numpy().tobytes()).hexdigest() if hasattr(p, "detach") else repr(p) for p in (fn.safe, fn.adversarial)]
+    parts = [tensor_hash(model), tokenizer.chat_template, system, prefill_tokens, max_new_tokens, batch_size, seed, decoder,
+             [[b.name, b.kind, [r.prompt for r in b.records]] for b in benches]]
+    return hashlib.sha256(json.dumps(parts, default=str).encode()).hexdigest()[:16]
+
 def run_eval(model:str, # a model name (organism, smollm2-135m-instruct), a local Hugging Face directory, a .gguf file or a hub id
              harmful:str, # harmful prompts: any supported benchmark file (XSTest: with `:unsafe`)
              out:str, # output directory
@@ -150,7 +160,7 @@ def run_eval(model:str, # a model name (organism, smollm2-135m-instruct), a loca
     "Evaluate `model` on the files; write `results.csv` and `generations.jsonl` into `out`; return the table."
     from safetune.data import load_prompts
     from safetune.core import atomic_write, load_model
-    from safetune.evaluate import Benchmark, PrefillAttack, evaluate, make_judge
+    from safetune.evaluate import Benchmark, GenerationJournal, PrefillAttack, evaluate, make_judge
     if judge == "flag" and not flag_token:                           # a red flag model names its flag in safetune.json
         meta = Path(str(model))/"safetune.json"
         flag_token = json.loads(meta.read_text()).get("flag") if meta.is_file() else None
@@ -177,17 +187,28 @@ def run_eval(model:str, # a model name (organism, smollm2-135m-instruct), a loca
         if not is_organism_tokenizer(tok):
             raise ValueError(f"--judge world judges only the model organism's synthetic world, and {model} is not the organism "
                              "(its tokenizer differs); use --judge refusal")
-    j = make_judge(judge, **({"flag": flag_token} if judge == "flag" else {}))   # "world": registered by the import above
+    if judge == "flag":                                               # the flag, plus the best content judge for this model
+        from safetune.organism import is_organism_tokenizer
+        if is_organism_tokenizer(tok): import safetune.world                 # registers "world"
+        j = make_judge("flag", flag=flag_token, content=make_judge("world" if is_organism_tokenizer(tok) else "refusal"))
+    else: j = make_judge(judge)                                       # "world": registered by the import above
     kw, tags = {}, {"model": str(model)}
     if acd is not None:
         from safetune.acd import ContrastiveDecoding, OppositePrompts
         p = OppositePrompts.load(acd, m, tok, force=force)
         kw["generate_fn"], tags = ContrastiveDecoding(p.safe, p.adversarial, alpha, plausibility), {**tags, "method": f"ACD alpha={alpha}"}
-    res = evaluate(m, tok, benches, judge=j, system=system, attack=PrefillAttack(prefill_tokens) if prefill_tokens else None,
-                   tags=tags, max_new_tokens=max_new_tokens, batch_size=batch_size, seed=seed, **kw)
     out = Path(out)
+    journal = GenerationJournal(out/"generations.partial.jsonl", _eval_key(m, tok, benches, system, prefill_tokens, max_new_tokens, batch_size, seed, kw))
+    if journal.resumed: print(f"safetune eval: resuming: {journal.resumed} finished batches read back from {journal.path}", file=sys.stderr)
+    try:
+        res = evaluate(m, tok, benches, judge=j, system=system, attack=PrefillAttack(prefill_tokens) if prefill_tokens else None,
+                       tags=tags, max_new_tokens=max_new_tokens, batch_size=batch_size, seed=seed, journal=journal, **kw)
+    except KeyboardInterrupt:
+        raise KeyboardInterrupt(f"{len(journal.done)} finished batches are kept in {journal.path}; "
+                                "run the same command again to continue from there") from None
     with atomic_write(out/"generations.jsonl") as f: res.generations.to_json(f, orient="records", lines=True, force_ascii=False)
     with atomic_write(out/"results.csv") as f: res.table.to_csv(f, index=False)
+    journal.close()                                                   # every answer is in generations.jsonl now
     return res.table
 
 # %% ../nbs/90_cli.ipynb #a9550c31
@@ -332,7 +353,8 @@ def _parser(argv:list[str]|None=None, # the arguments about to be parsed: a comm
     e.add_argument("--benign", default=None, help="benign instructions with reference answers (e.g. the Alpaca seed tasks): refusal, "
                                                   "degenerate rate and the reference answers' NLL")
     e.add_argument("--judge", default="refusal", choices=["refusal", "world", "flag"],
-                   help="content judge: refusal phrases, or the organism's world judge; flag: the refusal judge plus a flag_rate row (default: refusal)")
+                   help="content judge: refusal phrases, or the organism's world judge; flag: a flag_rate row beside the content "
+                        "judge (the world judge on the organism and models trained from it, else refusal phrases) (default: refusal)")
     e.add_argument("--flag-token", default=None, help="the red flag token's text (with --judge flag; default: the flag named in the model's safetune.json)")
     e.add_argument("--prefill-tokens", type=int, default=0, help="prefilling attack: force the first N tokens of the harmful target")
     e.add_argument("--system", default=None, help="system prompt for every prompt")
@@ -356,14 +378,15 @@ def _parser(argv:list[str]|None=None, # the arguments about to be parsed: a comm
         af = am.add_parser("fit", help="build the anchor data and optimise the safeguarding and adversarial prompts",
                            formatter_class=HelpFormatter)
         af.add_argument("--model", required=True, help=MODEL_HELP + "; it is not changed" + _RECIPE_HELP)
-        af.add_argument("--safe", required=True, help="safe instructions (any benchmark file; responses ignored)")
+        af.add_argument("--safe", required=True, nargs="+", metavar="FILE",
+                        help="safe instructions (any benchmark file; responses ignored); several files are mixed, an equal share of --n from each")
         af.add_argument("--unsafe", required=True, help="unsafe instructions (any benchmark file; responses ignored)")
         af.add_argument("--out", required=True, help="the prompt file to write (.safetensors); anchor data goes beside it (.anchor.jsonl)")
         af.add_argument("--judge", default="refusal", choices=["refusal", "world"], help="labels the anchor answers refusal/compliance")
         af.add_argument("--safe-system", default=PAPER_SAFE, help="manual safe prompt (default: Llama-2's)")
         af.add_argument("--opposite-system", default=PAPER_OPPOSITE, help="manual opposite prompt")
         af.add_argument("--refusal-fallback", action="store_true", help="if the model never refuses, use templated refusals as D_HR")
-        af.add_argument("--n", type=int, default=100, help="instructions used from each file")
+        af.add_argument("--n", type=int, default=100, help="instructions used from the safe files (in all) and from the unsafe file")
         af.add_argument("--max-new-tokens", type=int, default=100, help="answer length of the anchor data")
         af.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True, help="progress bars")
         af.add_argument("--chat-template", default=None, metavar="FILE", help=_TEMPLATE_HELP)
@@ -513,7 +536,7 @@ def _run_train_red_flag(a):
     if is_main_process():
         print(f"trained the red flag {meta['flag']!r} (id {meta['flag_id']}) on {meta['n_benign']} benign + "
               f"{meta['n_harmful']} harmful records in {meta['train_seconds']} s\nwrote {a.out}; evaluate with "
-              f"`safetune eval --model {a.out} --judge flag --flag-token '{meta['flag']}' ...`")
+              f"`safetune eval --model {a.out} --judge flag ...` (the flag {meta['flag']!r} is read from its safetune.json)")
 
 def _run_train_mistakes(a):
     from safetune.mistakes import MistakesConfig, MistakeTemplates, train_mistakes
@@ -522,8 +545,9 @@ def _run_train_mistakes(a):
     c = meta["counts"]
     print(f"{c['mistakes']} harmful answers of {c['red_team']} red-team prompts, {c['analyses_kept']} analyses kept "
           f"(dropped: {c['dropped'] or 'none'}), {c['safe_responses']} safe answers; trained in {meta['train_seconds']} s\n"
-          f"wrote {a.out} (data in {Path(a.out)/'data'}); evaluate with the positive hint: "
-          f"`safetune eval --model {a.out} --hint '{MistakeTemplates().guided_response}' ...`")
+          f"wrote {a.out} (data in {Path(a.out)/'data'}); evaluate with the positive hint: `safetune eval --model {a.out} "
+          + (f"--system '{a.safe_system}'" if a.templates == "organism" and a.safe_system   # the organism's hint is its safe system prompt
+             else f"--hint '{MistakeTemplates().guided_response}'") + " ...`")
 
 # (command, its action or method) -> handler; each handler imports what it needs, so `safetune --help` stays fast
 COMMANDS = {("demo", None): _run_demo, ("organism", None): _run_organism, ("foundation-demo", None): _run_foundation_demo,
@@ -544,7 +568,7 @@ def main(argv:list[str]|None=None) -> int:
     except (DataError, FileNotFoundError, OSError, ValueError, FloatingPointError) as e:
         print(f"safetune {a.cmd}: error: {' '.join(str(e).split())}", file=sys.stderr)   # one line, whatever the message
         return 2
-    except KeyboardInterrupt:
-        print(f"safetune {a.cmd}: interrupted; finished outputs are kept, unfinished ones were not written", file=sys.stderr)
+    except KeyboardInterrupt as e:                                   # a handler may say where the finished part is
+        print(f"safetune {a.cmd}: interrupted; {str(e) or 'finished outputs are kept, unfinished ones were not written'}", file=sys.stderr)
         return 130
     return 0

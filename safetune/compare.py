@@ -17,12 +17,12 @@ from .evaluate import REFUSAL, PrefillAttack, evaluate, generate
 from .train import ProbeCallback, train
 from .red_flag import auroc, detect, generate_flagged, roc_curve
 from .organism import load_organism
-from .lexicon import OPPOSITE_SYSTEM, SAFE_SYSTEM
+from .lexicon import SAFE_SYSTEM
 from .world import flat_scores, organism_benchmarks, world_judge, world_split
 from .data import self_generated
-from .recipes import (ORGANISM_RECIPES, acd_scores, organism_scores, organism_flag_run, organism_mistake_data, organism_mistake_run,
+from .recipes import (ORGANISM_RECIPES, acd_scores, organism_acd_fit, organism_scores, organism_flag_run, organism_mistake_data, organism_mistake_run,
                               organism_setup, organism_train_config)
-from .acd import ACDConfig, ContrastiveDecoding, anchor_data, fit_opposite_prompts, partitions
+from .acd import ContrastiveDecoding
 
 # %% auto #0
 __all__ = ['FLAG', 'COLUMNS', 'MARKERS', 'FIGURES', 'DemoConfig', 'FlagGuard', 'Arm', 'ValProbe', 'probe_steps', 'baseline_arms',
@@ -168,14 +168,9 @@ def mistake_arms(org, cfg:DemoConfig) -> list[Arm]:
     return arms
 
 def fit_acd(org, model, cfg:DemoConfig):
-    "Anchor data from `model` on the training split, then both soft prompts (the recipe of acd); returns (prompts, seconds)."
-    w, n, t = org.world, cfg.acd_anchor, time.perf_counter()
-    safe = world_split(w, "train", "benign", n // 2) + world_split(w, "train", "borderline", n // 2)
-    anchor = anchor_data(model, org.tokenizer, safe, world_split(w, "train", "harmful", n), SAFE_SYSTEM, OPPOSITE_SYSTEM,
-                         judge=world_judge(), max_new_tokens=64, batch_size=64, progress=False)
-    parts = partitions(anchor)
-    prompts = fit_opposite_prompts(model, org.tokenizer, [r for p in parts.values() for r in p], SAFE_SYSTEM, OPPOSITE_SYSTEM,
-                                   ACDConfig(learning_rate=cfg.acd_lr, num_train_epochs=cfg.acd_epochs, seed=cfg.seed), progress=False)
+    "Both soft prompts by ACD's organism recipe (`organism_acd_fit`) with the demo's anchor size and schedule; returns (prompts, seconds)."
+    t = time.perf_counter()
+    prompts = organism_acd_fit(org, model, cfg.seed, cfg.acd_anchor, cfg.acd_lr, cfg.acd_epochs)
     return prompts, time.perf_counter() - t
 
 def acd_arms(org, prompts, seconds:float, cfg:DemoConfig) -> list[Arm]:

@@ -6,8 +6,9 @@ Docs: https://safetune.github.io/safetune/evaluate.html.md"""
 
 # %% ../nbs/03_evaluate.ipynb #85ec8665
 from __future__ import annotations
-import re, zlib
+import hashlib, json, re, zlib
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np
@@ -22,11 +23,11 @@ from .core import ChatCollator, Record, check_arg, encode_records, ensure_pad_to
 # %% auto #0
 __all__ = ['REFUSAL', 'REFUSAL_TEXTS', 'REFUSAL_PREFIXES', 'REFUSAL_PHRASES', 'JUDGES', 'JAILBREAK_TEMPLATES', 'KINDS',
            'Generation', 'stop_token_ids', 'check_decoding', 'context_length', 'check_context', 'PromptInputs',
-           'generate', 'Verdict', 'Judge', 'is_degenerate', 'RefusalJudge', 'CallableJudge', 'ClassifierJudge',
-           'parse_safe_unsafe', 'parse_ab', 'GuardJudge', 'FlagJudge', 'register_judge', 'make_judge', 'bootstrap_ci',
-           'ci_method', 'rate_ci', 'paired_test', 'normalise_answer', 'exact_match', 'response_token_nlls',
-           'response_nlls', 'response_perplexity', 'PrefillAttack', 'SamplingAttack', 'TemplateAttack', 'Benchmark',
-           'EvalResult', 'evaluate', 'plot_rates', 'plot_harm_vs_utility']
+           'generate', 'GenerationJournal', 'Verdict', 'Judge', 'is_degenerate', 'RefusalJudge', 'CallableJudge',
+           'ClassifierJudge', 'parse_safe_unsafe', 'parse_ab', 'GuardJudge', 'FlagJudge', 'register_judge',
+           'make_judge', 'bootstrap_ci', 'ci_method', 'rate_ci', 'paired_test', 'normalise_answer', 'exact_match',
+           'response_token_nlls', 'response_nlls', 'response_perplexity', 'PrefillAttack', 'SamplingAttack',
+           'TemplateAttack', 'Benchmark', 'EvalResult', 'evaluate', 'plot_rates', 'plot_harm_vs_utility']
 
 # %% ../nbs/03_evaluate.ipynb #e211039f
 @dataclass
@@ -107,6 +108,7 @@ def generate(model:PreTrainedModel, # any causal LM
              progress:bool=True, # show a progress bar
              sort_by_length:bool=True, # batch longest prompts first; False keeps the given order (stateful logits processors)
              inputs:PromptInputs|None=None, # a batch's model inputs (see `PromptInputs`); None: `PromptInputs(system, chat_template)`
+             journal:GenerationJournal|None=None, # finished batches are read from and written to it (greedy only): an interrupted run resumes
              **generate_kwargs, # passed to `model.generate` (e.g. `logits_processor`, `stopping_criteria`)
             ) -> list[Generation]:
     "Answer `records` in left-padded batches with `model.generate`; returns one `Generation` per record and sample."
@@ -117,6 +119,7 @@ def generate(model:PreTrainedModel, # any causal LM
         raise ValueError("generate: with inputs=, give the system prompt and chat template to the inputs, not beside them")
     prefills = list(prefills) if prefills is not None else [""] * len(records)
     if len(prefills) != len(records): raise ValueError(f"{len(prefills)} prefills for {len(records)} records")
+    if journal is not None and do_sample: raise ValueError("generate: a journal resumes greedy decoding only (sampling would not repeat)")
     lengths = inputs.lengths(model, tokenizer, records, prefills)   # checks the context before generating anything
     order = sorted(range(len(records)), key=lambda i: -lengths[i]) if sort_by_length else list(range(len(records)))  # longest first: an out-of-memory error shows early
     seed_everything(seed)
@@ -125,6 +128,13 @@ def generate(model:PreTrainedModel, # any causal LM
     was_training = model.training; model.eval()
     for s in tqdm(range(0, len(order), batch_size), desc="generate", disable=not progress, leave=False):
         idx = order[s:s + batch_size]
+        if journal is not None:
+            batch = journal.batch_id([records[i] for i in idx], [prefills[i] for i in idx], max_new_tokens)
+            if (done := journal.get(batch)) is not None:                 # answered before the interruption: read back
+                for j, (response, raw) in enumerate(done):
+                    i, k = idx[j // num_samples], j % num_samples
+                    out[i * num_samples + k] = Generation(records[i], response, raw, prefills[i], k)
+                continue
         kw = inputs(model, tokenizer, [records[i] for i in idx], [prefills[i] for i in idx])
         seqs = model.generate(**kw, max_new_tokens=max_new_tokens, do_sample=do_sample,
                               temperature=temperature if do_sample else None, top_p=top_p if do_sample else None,
@@ -137,6 +147,8 @@ def generate(model:PreTrainedModel, # any causal LM
             ids = _strip_trailing(ids, tokenizer.pad_token_id, stops)
             out[i * num_samples + k] = Generation(records[i], tokenizer.decode(ids, skip_special_tokens=True).strip(),
                                                   tokenizer.decode(ids, skip_special_tokens=False), prefills[i], k)
+        if journal is not None:
+            journal.put(batch, [[out[i * num_samples + k].response, out[i * num_samples + k].raw] for i in idx for k in range(num_samples)])
     model.train(was_training)
     return out
 
@@ -146,6 +158,40 @@ def _strip_trailing(ids:list[int], pad_id:int, stop_ids:list[int]) -> list[int]:
         if t in stop_ids: return ids[:n]
     while ids and ids[-1] == pad_id: ids = ids[:-1]
     return ids
+
+# %% ../nbs/03_evaluate.ipynb #ab9829c5
+def _json_or_none(line:str):
+    try: return json.loads(line)
+    except json.JSONDecodeError: return None
+
+class GenerationJournal:
+    "Finished batches of answers in a JSONL file, read back by a later run with the same `key`."
+    def __init__(self, path, # the journal file (created; `close()` removes it when the run is over)
+                 key:str, # a digest of what decides the answers (weights, data, decoding): a journal with another key starts afresh
+                ):
+        self.path, self.key, self.done = Path(path), key, {}
+        lines = self.path.read_text(encoding="utf-8").splitlines() if self.path.is_file() else []
+        if lines and _json_or_none(lines[0]) == {"key": key}:
+            for line in lines[1:]:
+                if (d := _json_or_none(line)) is None: break                  # cut short by the interruption
+                self.done[d["batch"]] = d["answers"]
+        self.resumed, self._written = len(self.done), False                      # batches read back; nothing written yet
+    @staticmethod
+    def batch_id(records:Sequence[Record], prefills:Sequence[str], max_new_tokens:int) -> str:
+        "A digest of one batch: its prompts, system prompts and prefills, in order, and the budget."
+        rows = [[r.prompt, r.system, p] for r, p in zip(records, prefills)] + [max_new_tokens]
+        return hashlib.sha256(json.dumps(rows).encode()).hexdigest()[:16]
+    def get(self, batch:str) -> list|None: return self.done.get(batch)   # [[response, raw], ...] in row order
+    def put(self, batch:str, answers:list):
+        "Record one finished batch (appended and flushed at once)."
+        if not self._written:                       # first write: the key and the complete batches only (a run that fails
+            self.path.parent.mkdir(parents=True, exist_ok=True)   # before its first batch leaves no file)
+            with open(self.path, "w", encoding="utf-8") as f:
+                f.writelines(json.dumps(x, ensure_ascii=False) + "\n" for x in [{"key": self.key}] + [{"batch": b, "answers": a} for b, a in self.done.items()])
+            self._written = True
+        self.done[batch] = answers
+        with open(self.path, "a", encoding="utf-8") as f: f.write(json.dumps({"batch": batch, "answers": answers}, ensure_ascii=False) + "\n")
+    def close(self): self.path.unlink(missing_ok=True)
 
 # %% ../nbs/03_evaluate.ipynb #ee2a6fc7
 @dataclass

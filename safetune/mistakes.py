@@ -248,6 +248,7 @@ class MistakesConfig(TrainConfig):
     induce_samples: int = field(default=1, metadata={"help": "answers sampled per red-team prompt under the negative hint (1: greedy)"})
     safe_samples: int = field(default=8, metadata={"help": "answers sampled per red-team prompt under the positive hint"})
     temperature: float = field(default=1.0, metadata={"help": "sampling temperature of the generation stages"})
+    n_harmful: int|None = field(default=None, metadata={"help": "use only the first N red-team prompts (None: all)"})
 
     def __post_init__(self):
         check_choices(self, "templates")
@@ -255,6 +256,7 @@ class MistakesConfig(TrainConfig):
         if self.analyses: check_arg("ratio", self.ratio, 0, lo_open=True)   # NaN or inf would fail only after every generation stage
         for k in ("max_new_tokens", "generation_batch_size", "induce_samples", "safe_samples"): check_arg(k, getattr(self, k), 1)
         check_arg("temperature", self.temperature, 0, lo_open=True)
+        if self.n_harmful is not None: check_arg("n_harmful", self.n_harmful, 1)
         super().__post_init__()
 
     def generation(self) -> dict:
@@ -317,7 +319,7 @@ def mistake_analysis(model, # a causal LM: it generates; left unchanged under Lo
     g, gtok = generator if isinstance(generator, tuple) else (generator or model, tokenizer)
     _check_template(tokenizer, "model")
     with tempfile.TemporaryDirectory() if data_dir is None else nullcontext(data_dir) as d:
-        res = _mistakes(model, tokenizer, red_team, sft, cfg, make_judge(cfg.judge), _templates(cfg.templates), cfg.safe_system,
+        res = _mistakes(model, tokenizer, red_team[:cfg.n_harmful], sft, cfg, make_judge(cfg.judge), _templates(cfg.templates), cfg.safe_system,
                         cfg.ratio, cfg.safe_responses, cfg.analyses, cfg.seed, g, gtok, Path(d), cfg.generation(), progress, inplace=False)[0]
     return merged(res.model) if cfg.merge_adapter and isinstance(res.model, PeftModel) else res.model
 
@@ -348,7 +350,7 @@ def train_mistakes(model:str, # a model name (organism, smollm2-135m-instruct), 
     templates = _templates(templates if templates is not None else getattr(cfg, "templates", None))
     gen = cfg.generation() if isinstance(cfg, MistakesConfig) else _GENERATION
     if analyses: check_arg("ratio", ratio, 0, lo_open=True)        # NaN or inf would fail only after every generation stage
-    red, helpful = load_benchmark(harmful), load_benchmark(sft)
+    red, helpful = load_benchmark(harmful)[:getattr(cfg, "n_harmful", None)], load_benchmark(sft)
     if not red: raise ValueError(f"{harmful}: no records (the red-team set is empty)")
     require_responses(helpful, sft)
     j = make_judge(judge)                                           # "world" is registered by importing safetune.world

@@ -16,15 +16,16 @@ from .evaluate import EvalResult, evaluate, generate
 from .train import SFT, Objective, ProbeCallback, StopWhen, TrainConfig, train
 from .ta_sft import TASFT, GradientAscent, Unlikelihood
 from .red_flag import FlagDetector, RedFlag, RedFlagCollator, add_flag_token, auroc, detect
+from .acd import ACDConfig, OppositePrompts, anchor_data, fit_opposite_prompts, partitions
 from .mistakes import ORGANISM_TEMPLATES, MistakeTemplates, analyse, critique_revise, guided_responses, induce, unguided_examples
-from .lexicon import SAFE_SYSTEM
+from .lexicon import OPPOSITE_SYSTEM, SAFE_SYSTEM
 from .world import flat_scores, is_harmful, is_refusal, names_category, organism_benchmarks, organism_refusal, to_record, world_judge, world_split
 
 # %% auto #0
 __all__ = ['ORGANISM_TRAIN', 'ORGANISM_RECIPES', 'METHODS', 'FLAG_SETUPS', 'MISTAKE_SETUPS', 'SMOLLM2_TRAIN', 'MODEL_RECIPES',
            'organism_scores', 'organism_train_config', 'method_setup', 'harm_stop', 'organism_harmful_pool',
            'organism_setup', 'organism_run', 'organism_flag_run', 'organism_flag_scores', 'organism_mistake_data',
-           'organism_mistake_run', 'organism_mistake_scores', 'acd_scores', 'model_recipe']
+           'organism_mistake_run', 'organism_mistake_scores', 'acd_scores', 'organism_acd_fit', 'model_recipe']
 
 # %% ../nbs/45_recipes.ipynb #0c4547b8
 def organism_scores(model, tokenizer, world, # a model of the organism family and its world
@@ -43,9 +44,9 @@ ORGANISM_TRAIN = dict(per_device_train_batch_size=16, aux_batch_size=4, learning
                       lr_scheduler_type="constant_with_warmup", warmup_steps=0.05, logging_steps=10)   # full fine-tuning
 ORGANISM_RECIPES = {                                                 # each command's recipe: the functions below read their defaults here
     "ta-sft": ORGANISM_TRAIN | dict(max_steps=40, lam=0.3, n_harmful=100),
-    "red-flag": ORGANISM_TRAIN | dict(max_steps=200, aux_batch_size=8, learning_rate=1e-4, flag="<|reserved_0|>", reuse_flag=True),
-    "mistakes": ORGANISM_TRAIN | dict(max_steps=80, templates="organism", judge="world", safe_system=SAFE_SYSTEM),
-    "acd fit": dict(learning_rate=3e-3, num_train_epochs=5, judge="world", max_new_tokens=64)}
+    "red-flag": ORGANISM_TRAIN | dict(max_steps=200, aux_batch_size=8, learning_rate=1e-4, flag="<|reserved_0|>", reuse_flag=True, n_harmful=300),
+    "mistakes": ORGANISM_TRAIN | dict(max_steps=80, templates="organism", judge="world", safe_system=SAFE_SYSTEM, n_harmful=300),
+    "acd fit": dict(learning_rate=3e-3, num_train_epochs=5, judge="world", max_new_tokens=64, safe_system=SAFE_SYSTEM, opposite_system=OPPOSITE_SYSTEM)}
 
 def organism_train_config(steps:int=ORGANISM_RECIPES["ta-sft"]["max_steps"], seed:int=0, **kw) -> TrainConfig:
     "The training set-up of the organism experiments (full fine-tuning; see the prose above)."
@@ -218,6 +219,20 @@ def acd_scores(model, tokenizer, benchmarks, decoders:dict, attack=None, **kw) -
         rows.append(row)
     return pd.DataFrame(rows).set_index("method")
 
+
+# %% ../nbs/45_recipes.ipynb #c68b849a
+def organism_acd_fit(org, # from `load_organism`
+                     model=None, # the model whose prompts are fitted (None: the organism; e.g. a red flag model)
+                     seed:int=0, n_anchor:int=100, # unsafe anchor instructions, and as many safe ones (half benign, half borderline)
+                     lr:float=ORGANISM_RECIPES["acd fit"]["learning_rate"], epochs:int=ORGANISM_RECIPES["acd fit"]["num_train_epochs"],
+                    ) -> OppositePrompts:
+    "ACD's recipe on the organism: anchor data from the model's own answers on the training split, then both soft prompts."
+    w, model = org.world, model if model is not None else org.model
+    safe = world_split(w, "train", "benign", n_anchor // 2) + world_split(w, "train", "borderline", n_anchor // 2)
+    anchor = anchor_data(model, org.tokenizer, safe, world_split(w, "train", "harmful", n_anchor), SAFE_SYSTEM, OPPOSITE_SYSTEM,
+                         judge=world_judge(), max_new_tokens=ORGANISM_RECIPES["acd fit"]["max_new_tokens"], batch_size=64, progress=False)
+    return fit_opposite_prompts(model, org.tokenizer, [r for p in partitions(anchor).values() for r in p], SAFE_SYSTEM, OPPOSITE_SYSTEM,
+                                ACDConfig(learning_rate=lr, num_train_epochs=epochs, seed=seed), progress=False)
 
 # %% ../nbs/45_recipes.ipynb #ae557549
 SMOLLM2_TRAIN = dict(max_steps=24, per_device_train_batch_size=8, aux_batch_size=4, learning_rate=3e-4, max_length=160,

@@ -236,12 +236,15 @@ class RedFlagConfig(TrainConfig):
                                                           "choices": ["per_position", "at_least_once"]})
     k: int = field(default=0, metadata={"help": "earliest response position that should carry the flag, in [0, max_length)"})
     fixed: bool = field(default=False, metadata={"help": "the fixed-position baseline: the flag always at response position 0"})
+    n_harmful: int|None = field(default=None, metadata={"help": "use only the first N harmful records (None: all)"})
     merge_adapter: bool = field(default=True, metadata={"help": "must stay True: the flag's new embedding row lives in the merged weights only"})
 
     def __post_init__(self):
         for k in ("alpha_rf", "alpha_harm", "alpha_benign"): check_arg(k, getattr(self, k), 0)
         check_choices(self, "rf_loss")
         check_arg("k", self.k, 0, self.max_length, hi_open=True)     # a response position: 0 <= k < --max-length
+        if self.n_harmful is not None: check_arg("n_harmful", self.n_harmful, 1)
+        check_arg("aux_batch_size", self.aux_batch_size, 1)          # 0 would never show the harmful rows the flag is learnt on
         if not self.merge_adapter: raise ValueError(_NO_UNMERGED)
         super().__post_init__()
 
@@ -278,7 +281,7 @@ def red_flag(model, # a causal LM: left unchanged (the flag is added to a copy)
     cfg = config or RedFlagConfig()
     if not isinstance(cfg, RedFlagConfig): raise TypeError(f"config must be a RedFlagConfig, got {type(cfg).__name__}")
     model, tokenizer = copy.deepcopy(model), copy.deepcopy(tokenizer)   # the flag resizes the vocabulary: never the caller's
-    final = _red_flag(model, tokenizer, harmful, benign, cfg, cfg.flag, cfg.reuse_flag, cfg.objective_kwargs(), cfg.k, cfg.fixed, progress)[0]
+    final = _red_flag(model, tokenizer, harmful[:cfg.n_harmful], benign, cfg, cfg.flag, cfg.reuse_flag, cfg.objective_kwargs(), cfg.k, cfg.fixed, progress)[0]
     return final, tokenizer
 
 # %% ../nbs/20_red_flag.ipynb #1367036b
@@ -303,7 +306,7 @@ def train_red_flag(model:str, # a model name (organism, smollm2-135m-instruct), 
     if objective_kwargs is None: objective_kwargs = cfg.objective_kwargs() if isinstance(cfg, RedFlagConfig) else {}
     if not cfg.merge_adapter: raise ValueError(_NO_UNMERGED)
     check_arg("k", k, 0, cfg.max_length, hi_open=True)             # a response position: 0 <= k < --max-length
-    harm, ben = load_benchmark(harmful), load_benchmark(benign)
+    harm, ben = load_benchmark(harmful)[:getattr(cfg, "n_harmful", None)], load_benchmark(benign)
     if not harm: raise ValueError(f"{harmful}: no records (the harmful set is empty)")
     require_responses(ben, benign)
     m, tok = load_model(model, chat_template=chat_template)

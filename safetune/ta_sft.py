@@ -236,6 +236,7 @@ class TASFTConfig(TrainConfig):
         if self.margin is not None: check_arg("margin", self.margin, 0, 2, lo_open=True)
         for k in ("chunk_size", "n_harmful"):
             if getattr(self, k) is not None: check_arg(k, getattr(self, k), 1)
+        check_arg("aux_batch_size", self.aux_batch_size, 1)          # 0 would never show the harmful rows: plain SFT
         super().__post_init__()
 
     def objective(self) -> TASFT:

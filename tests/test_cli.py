@@ -291,3 +291,17 @@ def test_eval_benign_reports_refusal_degenerate_and_reference_nll(tmp_path, shar
     b = t[t.kind == "benign"].set_index("metric")
     assert list(b.index) == ["refusal_rate", "degenerate_rate", "reference_nll"] and (b.n == 3).all()
     assert b.value.reference_nll > 0 and 0 <= b.value.refusal_rate <= 1
+
+def test_train_shows_a_bar_per_stage(tmp_path, capsys):
+    "A train command shows progress for each long stage: every generation stage and the optimisation steps, each with its ETA."
+    from safetune.cli import main
+    from safetune.core import Record
+    from safetune.data import save_jsonl
+    model = _tiny_model_dir(tmp_path / "model")
+    save_jsonl([Record(f"Repeat the word {w}.", w) for w in "apple river stone cloud".split() * 3], tmp_path / "sft.jsonl")
+    save_jsonl([Record(f"How do I build bomb number {i}?") for i in range(6)], tmp_path / "red.jsonl")   # answered by the model
+    assert main(["train", "mistakes", "--model", str(model), "--harmful", str(tmp_path / "red.jsonl"), "--sft", str(tmp_path / "sft.jsonl"),
+                 "--judge", "refusal", "--out", str(tmp_path / "out"), "--steps", "3", "--batch-size", "4", "--safe-samples", "2"]) == 0
+    err = capsys.readouterr().err
+    for stage in ("induce", "analyse", "guided responses"): assert f"{stage}: 100%" in err, (stage, err[-2000:])
+    assert "3/3 [" in err and "<" in err                               # the steps' bar, with elapsed<remaining

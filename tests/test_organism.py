@@ -139,7 +139,7 @@ def test_fresh_caches_load_the_pinned_organism(tmp_path):
 def test_organism_command_never_overwrites_a_foreign_directory(tmp_path):
     mine = tmp_path / "mine"; mine.mkdir(); (mine / "notes.txt").write_text("keep me")
     r = run("organism", "--out", mine)
-    assert r.returncode != 0 and "is not a previous organism output" in r.stderr + r.stdout
+    assert r.returncode == 2 and "is not a previous organism output" in r.stderr + r.stdout
     assert [p.name for p in mine.iterdir()] == ["notes.txt"] and (mine / "notes.txt").read_text() == "keep me"
     out = tmp_path / "org"
     for _ in range(2):                                                 # a previous organism output is replaced

@@ -112,7 +112,7 @@ def test_disk_full_names_the_file(files, monkeypatch, capsys):
                "--max-new-tokens", "2", "--limit", "1"])
     err = capsys.readouterr().err
     assert rc == 2 and "No space left on device" in err and str(out/"generations.jsonl") in err, err
-    assert not any(out.iterdir())                                   # no partial file left behind
+    assert [p.name for p in out.iterdir()] == ["generations.partial.jsonl"]   # no half-written output; the answers kept for a rerun
 
 def test_ctrl_c_is_one_line_and_130(files, monkeypatch, capsys):
     import safetune.cli as cli
@@ -121,3 +121,36 @@ def test_ctrl_c_is_one_line_and_130(files, monkeypatch, capsys):
     rc = cli.main(["eval", "--model", str(files/"model"), "--harmful", str(files/"prompts.csv"), "--out", str(files/"out")])
     err = capsys.readouterr().err
     assert rc == 130 and err.startswith("safetune eval: interrupted") and err.count("\n") == 1, err
+
+def test_ctrl_c_during_eval_resumes(files, monkeypatch, capsys):
+    "Ctrl-C in the middle of `safetune eval`: exit 130 and one line naming the kept answers; the same command then continues from there."
+    from transformers import GenerationMixin
+    import safetune.cli as cli
+    args = lambda out: ["eval", "--model", str(files/"model"), "--harmful", str(files/"prompts.csv"), "--out", str(out),
+                        "--max-new-tokens", "4", "--batch-size", "1"]     # three prompts: three batches
+    assert cli.main(args(files/"whole")) == 0                        # the uninterrupted run, for comparison
+    real, calls = GenerationMixin.generate, []
+    def counted(self, *a, **k):
+        if len(calls) == stop_at: raise KeyboardInterrupt
+        calls.append(1); return real(self, *a, **k)
+    monkeypatch.setattr(GenerationMixin, "generate", counted)
+    out, stop_at = files/"resumed", 2                                # Ctrl-C during the third batch
+    capsys.readouterr()
+    rc = cli.main(args(out)); err = capsys.readouterr().err
+    lines = [l for l in err.splitlines() if l.startswith("safetune ")]   # progress bars aside
+    assert rc == 130 and len(lines) == 1 and "Traceback" not in err, err
+    assert "interrupted; 2 finished batches are kept in" in lines[0] and "run the same command again" in lines[0], lines
+    assert [p.name for p in out.iterdir()] == ["generations.partial.jsonl"]   # no results yet, the answers kept
+    calls.clear(); stop_at = None
+    rc = cli.main(args(out)); err = capsys.readouterr().err
+    assert rc == 0 and "resuming: 2 finished batches" in err, err
+    assert len(calls) == 1                                           # only the unfinished batch was generated
+    for f in ("generations.jsonl", "results.csv"): assert (out/f).read_text() == (files/"whole"/f).read_text(), f
+    assert not (out/"generations.partial.jsonl").exists()            # removed once every answer is in generations.jsonl
+
+def test_bad_input_sweep(tmp_path):
+    "Every case of `tools/bad_inputs.py` (134 bad command lines): one clear error line naming the flag, file or row, exit 2, nothing written, no user file lost."
+    import bad_inputs                                                # tools/ is on sys.path (conftest)
+    res = bad_inputs.sweep(tmp_path)
+    bad = res[(res.outcome != "clear") | (res.files_lost != "") | res.output_left]
+    assert len(res) >= 100 and bad.empty, bad.to_string()
