@@ -23,7 +23,7 @@ from .core import ChatCollator, Record, check_arg, encode_records, ensure_pad_to
 # %% auto #0
 __all__ = ['REFUSAL', 'REFUSAL_TEXTS', 'REFUSAL_PREFIXES', 'REFUSAL_PHRASES', 'JUDGES', 'JAILBREAK_TEMPLATES', 'KINDS',
            'Generation', 'stop_token_ids', 'check_decoding', 'context_length', 'check_context', 'PromptInputs',
-           'generate', 'GenerationJournal', 'Verdict', 'Judge', 'is_degenerate', 'RefusalJudge', 'CallableJudge',
+           'GenerationJournal', 'generate', 'Verdict', 'Judge', 'is_degenerate', 'RefusalJudge', 'CallableJudge',
            'ClassifierJudge', 'parse_safe_unsafe', 'parse_ab', 'GuardJudge', 'FlagJudge', 'register_judge',
            'make_judge', 'bootstrap_ci', 'ci_method', 'rate_ci', 'paired_test', 'normalise_answer', 'exact_match',
            'response_token_nlls', 'response_nlls', 'response_perplexity', 'PrefillAttack', 'SamplingAttack',
@@ -89,6 +89,40 @@ class PromptInputs:
         enc = tokenizer(self.texts(tokenizer, records, prefills), return_tensors="pt", padding=True, padding_side="left",
                         add_special_tokens=False).to(next(model.parameters()).device)
         return dict(enc)
+
+# %% ../nbs/03_evaluate.ipynb #ab9829c5
+def _json_or_none(line:str):
+    try: return json.loads(line)
+    except json.JSONDecodeError: return None
+
+class GenerationJournal:
+    "Finished batches of answers in a JSONL file, read back by a later run with the same `key`."
+    def __init__(self, path, # the journal file (created; `close()` removes it when the run is over)
+                 key:str, # a digest of what decides the answers (weights, data, decoding): a journal with another key starts afresh
+                ):
+        self.path, self.key, self.done = Path(path), key, {}
+        lines = self.path.read_text(encoding="utf-8").splitlines() if self.path.is_file() else []
+        if lines and _json_or_none(lines[0]) == {"key": key}:
+            for line in lines[1:]:
+                if (d := _json_or_none(line)) is None: break                  # cut short by the interruption
+                self.done[d["batch"]] = d["answers"]
+        self.resumed, self._written = len(self.done), False                      # batches read back; nothing written yet
+    @staticmethod
+    def batch_id(records:Sequence[Record], prefills:Sequence[str], max_new_tokens:int) -> str:
+        "A digest of one batch: its prompts, system prompts and prefills, in order, and the budget."
+        rows = [[r.prompt, r.system, p] for r, p in zip(records, prefills)] + [max_new_tokens]
+        return hashlib.sha256(json.dumps(rows).encode()).hexdigest()[:16]
+    def get(self, batch:str) -> list|None: return self.done.get(batch)   # [[response, raw], ...] in row order
+    def put(self, batch:str, answers:list):
+        "Record one finished batch (appended and flushed at once)."
+        if not self._written:                       # first write: the key and the complete batches only (a run that fails
+            self.path.parent.mkdir(parents=True, exist_ok=True)   # before its first batch leaves no file)
+            with open(self.path, "w", encoding="utf-8") as f:
+                f.writelines(json.dumps(x, ensure_ascii=False) + "\n" for x in [{"key": self.key}] + [{"batch": b, "answers": a} for b, a in self.done.items()])
+            self._written = True
+        self.done[batch] = answers
+        with open(self.path, "a", encoding="utf-8") as f: f.write(json.dumps({"batch": batch, "answers": answers}, ensure_ascii=False) + "\n")
+    def close(self): self.path.unlink(missing_ok=True)
 
 # %% ../nbs/03_evaluate.ipynb #f05e3946
 @torch.no_grad()
@@ -158,40 +192,6 @@ def _strip_trailing(ids:list[int], pad_id:int, stop_ids:list[int]) -> list[int]:
         if t in stop_ids: return ids[:n]
     while ids and ids[-1] == pad_id: ids = ids[:-1]
     return ids
-
-# %% ../nbs/03_evaluate.ipynb #ab9829c5
-def _json_or_none(line:str):
-    try: return json.loads(line)
-    except json.JSONDecodeError: return None
-
-class GenerationJournal:
-    "Finished batches of answers in a JSONL file, read back by a later run with the same `key`."
-    def __init__(self, path, # the journal file (created; `close()` removes it when the run is over)
-                 key:str, # a digest of what decides the answers (weights, data, decoding): a journal with another key starts afresh
-                ):
-        self.path, self.key, self.done = Path(path), key, {}
-        lines = self.path.read_text(encoding="utf-8").splitlines() if self.path.is_file() else []
-        if lines and _json_or_none(lines[0]) == {"key": key}:
-            for line in lines[1:]:
-                if (d := _json_or_none(line)) is None: break                  # cut short by the interruption
-                self.done[d["batch"]] = d["answers"]
-        self.resumed, self._written = len(self.done), False                      # batches read back; nothing written yet
-    @staticmethod
-    def batch_id(records:Sequence[Record], prefills:Sequence[str], max_new_tokens:int) -> str:
-        "A digest of one batch: its prompts, system prompts and prefills, in order, and the budget."
-        rows = [[r.prompt, r.system, p] for r, p in zip(records, prefills)] + [max_new_tokens]
-        return hashlib.sha256(json.dumps(rows).encode()).hexdigest()[:16]
-    def get(self, batch:str) -> list|None: return self.done.get(batch)   # [[response, raw], ...] in row order
-    def put(self, batch:str, answers:list):
-        "Record one finished batch (appended and flushed at once)."
-        if not self._written:                       # first write: the key and the complete batches only (a run that fails
-            self.path.parent.mkdir(parents=True, exist_ok=True)   # before its first batch leaves no file)
-            with open(self.path, "w", encoding="utf-8") as f:
-                f.writelines(json.dumps(x, ensure_ascii=False) + "\n" for x in [{"key": self.key}] + [{"batch": b, "answers": a} for b, a in self.done.items()])
-            self._written = True
-        self.done[batch] = answers
-        with open(self.path, "a", encoding="utf-8") as f: f.write(json.dumps({"batch": batch, "answers": answers}, ensure_ascii=False) + "\n")
-    def close(self): self.path.unlink(missing_ok=True)
 
 # %% ../nbs/03_evaluate.ipynb #ee2a6fc7
 @dataclass

@@ -1,4 +1,6 @@
 "The docs smoke build (the stand-in for Quarto) and the README generated from nbs/index.ipynb."
+import html, re
+from pathlib import Path
 import nbformat
 import docs_smoke, make_readme
 
@@ -7,7 +9,7 @@ def test_every_page_renders(docs_site):
     assert report, "no pages were processed"
     broken = {p: q for p, q in report.items() if q}
     assert not broken, broken
-    for page in report: assert (out / page).with_suffix(".html").stat().st_size > 1000
+    for page in report: assert (out / docs_smoke.page_name(page)).stat().st_size > 1000
     assert {"index.ipynb", "00_core.ipynb"} <= set(report)
     assert (out / "_mathjax" / "MathJax.js").is_file(), "the local MathJax was not copied beside the pages"
 
@@ -39,3 +41,18 @@ def test_readme_real_model_results_are_its_demo():
     assert readme.index("nbs/demo_smollm2/harm_vs_utility.png") < readme.index("nbs/demo/harm_vs_utility.png")   # the real model first
     import pandas as pd
     assert check_summary_md(demo) == len(pd.read_csv(demo / "summary.csv")) * 4   # direct, prefill 5, over-refusal, utility
+
+_href = re.compile(r'<a\s[^>]*?href="([^"#]*)[^"]*"')
+
+def test_internal_links_resolve(docs_site):
+    "Every relative link on every page (the prose's cross-page links and the sidebar) opens a page or file of the render."
+    out, broken, n = docs_site.out, [], 0
+    pages = [docs_site.out / docs_smoke.page_name(p) for p in docs_site.report]
+    for page in pages:
+        for target in _href.findall(page.read_text(encoding="utf-8")):
+            if not target or re.match(r"[a-z][a-z0-9+.-]*:", target): continue   # a same-page anchor, http(s):, mailto: ...
+            n += 1
+            if not (page.parent / html.unescape(target)).resolve().is_file(): broken.append(f"{page.relative_to(out)} -> {target}")
+    assert not broken, f"{len(broken)} broken links of {n}: {broken[:20]}"
+    assert n >= 20 * len(pages), f"only {n} internal links on {len(pages)} pages: is the sidebar there?"
+    assert (out / "ta_sft.html").is_file() and not (out / "11_ta_sft.html").exists()   # nbdev's page names

@@ -8,7 +8,7 @@ import html, json, re, shutil, subprocess, tempfile
 from pathlib import Path
 import nbformat, pytest
 
-PAGES = ["index.html", "11_ta_sft.html", "experiments/comparison.html", "10_emd.html"]
+PAGES = ["index.ipynb", "11_ta_sft.ipynb", "experiments/comparison.ipynb", "10_emd.ipynb"]   # notebooks; pages as nbdev names them
 
 CHROMIUM = shutil.which("chromium") or ("/usr/bin/chromium" if Path("/usr/bin/chromium").is_file() else None)
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="the chromium binary is missing (no `chromium` on PATH, no "
@@ -108,15 +108,16 @@ def blankness(shot:Path) -> tuple[float, float]:
 
 @pytest.mark.parametrize("page", PAGES)
 def test_page_in_chromium(docs_site, page):
-    html_page, src = docs_site.out / page, docs_site.cache / Path(page).with_suffix(".ipynb")
+    import docs_smoke
+    html_page, src = docs_site.out / docs_smoke.page_name(page), docs_site.cache / page
     if not html_page.is_file():
-        nb = Path("nbs") / Path(page).with_suffix(".ipynb")
+        nb = Path("nbs") / page
         pytest.fail(f"page not built: {page} is not in the docs smoke build ({docs_site.out}); its notebook {nb} "
                     + ("exists but was not rendered" if (docs_site.root / nb).is_file() else "does not exist"))
     want = expectations(src)
     shots = docs_site.out / "screenshots"
     shots.mkdir(exist_ok=True)
-    shot = shots / (page.replace("/", "__").removesuffix(".html") + ".png")
+    shot = shots / (str(docs_smoke.page_name(page)).replace("/", "__").removesuffix(".html") + ".png")
     got = browse(html_page, shot)
     where = f"{page} (screenshot: {shot})"
 

@@ -1,5 +1,8 @@
 """Docs smoke build: process every notebook the way `nbdev-docs` does, then render each page to HTML.
 
+Pages are named as on nbdev's site (`nbs/11_ta_sft.ipynb` -> `ta_sft.html`), so the prose's cross-page links work,
+and each page gets the site's sidebar from `nbs/sidebar.yml` (a plain list of links in the left margin).
+
 Quarto cannot be installed on every machine (it is a downloaded binary), so this check stands in for
 `nbdev-docs` in CI: it runs nbdev's own notebook processors (`nbdev.serve.proc_nbs`, the step before Quarto),
 renders the processed notebooks to standalone HTML pages with nbconvert, and fails on a broken page. Like Quarto,
@@ -13,6 +16,7 @@ online); `--mathjax local` copies the MathJax 2 that `jupyter_server_mathjax` sh
 """
 from __future__ import annotations
 import argparse, base64, os, re, shutil, sys
+from html import escape
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -93,8 +97,36 @@ def copy_images(html:str, src_dir:Path, dst_dir:Path) -> list[str]:
         shutil.copy2(f, dst_dir/link)
     return probs
 
+def page_name(rel:Path) -> Path:
+    "The page a notebook becomes, as on nbdev's site: its number prefix dropped (`11_ta_sft.ipynb` -> `ta_sft.html`)."
+    rel = Path(rel)
+    return rel.with_name(re.sub(r"^\d+_", "", rel.stem) + ".html")
+
+SIDEBAR_CSS = ("<style>#smoke-sidebar{position:fixed;top:0;left:0;bottom:0;width:200px;overflow:auto;padding:12px 10px;"
+               "font:13px/1.5 sans-serif;border-right:1px solid #ddd;background:#fafafa;z-index:10}"
+               "#smoke-sidebar a{display:block;color:#0550ae;text-decoration:none}#smoke-sidebar a.current{font-weight:bold;color:#000}"
+               "#smoke-sidebar strong{display:block;margin-top:8px;color:#555}body{margin-left:224px!important}</style>")
+
+def sidebar(cache:Path, titles:dict) -> list:
+    "`nbs/sidebar.yml` (nbdev writes it) as [(section or None, [notebook paths])], only notebooks that were processed."
+    import yaml
+    spec = yaml.safe_load((ROOT/"nbs"/"sidebar.yml").read_text())["website"]["sidebar"]["contents"]
+    groups = []
+    for item in spec:
+        if isinstance(item, str): groups.append((None, [item]))
+        else: groups.append((item.get("section"), [x for x in item.get("contents", []) if isinstance(x, str)]))
+    return [(sec, [Path(x) for x in nbs if Path(x) in titles]) for sec, nbs in groups]
+
+def sidebar_html(groups:list, titles:dict, here:Path) -> str:
+    "The sidebar for page `here` (a notebook path): links relative to its page, the current one marked."
+    def link(nb):
+        href = Path(os.path.relpath(page_name(nb), page_name(here).parent)).as_posix()
+        return f'<a href="{href}"{" class=current" if nb == here else ""}>{escape(titles[nb])}</a>'
+    parts = [(f"<strong>{escape(sec)}</strong>" if sec else "") + "".join(link(nb) for nb in nbs) for sec, nbs in groups]
+    return f'<nav id="smoke-sidebar" aria-label="pages">{"".join(parts)}</nav>'
+
 def render_pages(cache:Path, out:Path, mathjax_url:str|None=None) -> dict[str, list[str]]:
-    "Render every processed notebook under `cache` into `out` (see `render`)."
+    "Render every processed notebook under `cache` into `out` (see `render`), each with the site's sidebar."
     import nbformat
     from nbconvert import HTMLExporter
     from traitlets.config import Config
@@ -104,13 +136,13 @@ def render_pages(cache:Path, out:Path, mathjax_url:str|None=None) -> dict[str, l
     local = mathjax_url == "local"
     if local: shutil.copytree(local_mathjax(), out/"_mathjax", dirs_exist_ok=True)
     elif mathjax_url: exporter.mathjax_url = mathjax_url
-    report = {}
-    for p in sorted(cache.rglob("*.ipynb")):
-        rel = p.relative_to(cache)
-        dst = out/rel.with_suffix(".html")
-        nb = nbformat.read(p, as_version=4)
-        probs = page_problems(nb)
-        title_block(nb)
+    report, nbs = {}, {p.relative_to(cache): nbformat.read(p, as_version=4) for p in sorted(cache.rglob("*.ipynb"))}
+    probs_of = {rel: page_problems(nb) for rel, nb in nbs.items()}       # before the title block changes the first cell
+    for nb in nbs.values(): title_block(nb)
+    titles = {rel: nb.metadata.get("title", page_name(rel).stem) for rel, nb in nbs.items()}
+    groups = sidebar(cache, titles)
+    for rel, nb in nbs.items():
+        dst, probs = out/page_name(rel), probs_of[rel]
         for c in nb.cells:  # nbdev annotates cells for Quarto (e.g. `has_sd`); nbformat's schema rejects such keys
             for k in set(c) - _CELL_KEYS: del c[k]
             c.metadata.pop("execution", None)  # execution timings, also off-schema
@@ -127,6 +159,9 @@ def render_pages(cache:Path, out:Path, mathjax_url:str|None=None) -> dict[str, l
                 tag = f'<script src="{exporter.mathjax_url}">'
                 if html.count(tag) != 1: probs.append("the page does not load the local MathJax")
                 html = html.replace(tag, _LOCAL_MATHJAX_CONFIG + tag)
+            body = re.search(r"<body[^>]*>", html)
+            if body is None: probs.append("no <body> to put the sidebar in")
+            else: html = html[:body.end()] + SIDEBAR_CSS + sidebar_html(groups, titles, rel) + html[body.end():]
             dst.parent.mkdir(parents=True, exist_ok=True)
             dst.write_text(html, encoding="utf-8")
             probs += copy_images(html, ROOT/"nbs"/rel.parent, dst.parent)
