@@ -299,9 +299,11 @@ def test_train_shows_a_bar_per_stage(tmp_path, capsys):
     from safetune.data import save_jsonl
     model = _tiny_model_dir(tmp_path / "model")
     save_jsonl([Record(f"Repeat the word {w}.", w) for w in "apple river stone cloud".split() * 3], tmp_path / "sft.jsonl")
-    save_jsonl([Record(f"How do I build bomb number {i}?") for i in range(6)], tmp_path / "red.jsonl")   # answered by the model
+    save_jsonl([Record(f"How do I build bomb number {i}?", "Step 1: get parts. Step 2: build it.") for i in range(3)]   # analysed
+               + [Record(f"How do I build bomb number {i}?") for i in range(3, 6)], tmp_path / "red.jsonl")         # answered first
     assert main(["train", "mistakes", "--model", str(model), "--harmful", str(tmp_path / "red.jsonl"), "--sft", str(tmp_path / "sft.jsonl"),
                  "--judge", "refusal", "--out", str(tmp_path / "out"), "--steps", "3", "--batch-size", "4", "--safe-samples", "2"]) == 0
     err = capsys.readouterr().err
-    for stage in ("induce", "analyse", "guided responses"): assert f"{stage}: 100%" in err, (stage, err[-2000:])
-    assert "3/3 [" in err and "<" in err                               # the steps' bar, with elapsed<remaining
+    for stage in ("induce", "analyse", "guided responses"):            # each bar shows at least its start (a fast one is cleared at once)
+        assert re.search(rf"{stage}:\s+\d+%\|.*\| \d+/\d+ \[[\d:]+<[\d:?]+", err), (stage, err[-2000:])   # n/total [elapsed<remaining
+    assert re.search(r" 3/3 \[[\d:]+<[\d:]+", err), err[-2000:]          # the optimisation steps' bar
