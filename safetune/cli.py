@@ -189,8 +189,9 @@ def run_eval(model:str, # a model name (organism, smollm2-135m-instruct), a loca
                              "(its tokenizer differs); use --judge refusal")
     if judge == "flag":                                               # the flag, plus the best content judge for this model
         from safetune.organism import is_organism_tokenizer
-        if is_organism_tokenizer(tok): import safetune.world                 # registers "world"
-        j = make_judge("flag", flag=flag_token, content=make_judge("world" if is_organism_tokenizer(tok) else "refusal"))
+        content = "world" if is_organism_tokenizer(tok) else "refusal"
+        if content == "world": import safetune.world                    # registers "world"
+        j = make_judge("flag", flag=flag_token, content=make_judge(content))
     else: j = make_judge(judge)                                       # "world": registered by the import above
     kw, tags = {}, {"model": str(model)}
     if acd is not None:
