@@ -12,9 +12,9 @@ from pathlib import Path
 from . import __version__
 
 # %% auto #0
-__all__ = ['MODEL_HELP', 'COMMANDS', 'data_summary', 'demo_records', 'foundation_demo', 'write_organism', 'run_eval',
-           'acd_answer', 'HelpFormatter', 'add_config_args', 'config_from_args', 'add_train_args',
-           'train_config_from_args', 'models_table', 'main']
+__all__ = ['CONFIG_CLASSES', 'MODEL_HELP', 'COMMANDS', 'data_summary', 'demo_records', 'foundation_demo', 'write_organism',
+           'run_eval', 'acd_answer', 'HelpFormatter', 'config_flag_specs', 'add_config_args', 'config_flags',
+           'write_config_flags', 'config_from_args', 'add_train_args', 'train_config_from_args', 'models_table', 'main']
 
 # %% ../nbs/90_cli.ipynb #e53c1a27
 def data_summary(path:str, # a benchmark file (XSTest: optionally with a `:safe`/`:unsafe`/`:all` selector) or dataset id
@@ -129,13 +129,13 @@ def _check_hint(hint:str) -> str:
                          f"{{{{ and }}}}), got {hint!r}")
     return hint
 
-def _eval_key(model, tokenizer, benches, system, prefill_tokens, max_new_tokens, batch_size, seed, decode_kw) -> str:
+def _eval_key(model, tokenizer, benches, system, attacks, max_new_tokens, batch_size, seed, decode_kw) -> str:
     "A digest of everything that decides `run_eval`'s answers: weights, chat template, prompts and decoding settings."
     from safetune.core import tensor_hash
     fn = decode_kw.get("generate_fn")
     decoder = None if fn is None else [repr(fn.alpha), repr(fn.plausibility)] + [
         hashlib.sha256(p.detach().cpu().numpy().tobytes()).hexdigest() if hasattr(p, "detach") else repr(p) for p in (fn.safe, fn.adversarial)]
-    parts = [tensor_hash(model), tokenizer.chat_template, system, prefill_tokens, max_new_tokens, batch_size, seed, decoder,
+    parts = [tensor_hash(model), tokenizer.chat_template, system, attacks, max_new_tokens, batch_size, seed, decoder,
              [[b.name, b.kind, [r.prompt for r in b.records]] for b in benches]]
     return hashlib.sha256(json.dumps(parts, default=str).encode()).hexdigest()[:16]
 
@@ -156,17 +156,23 @@ def run_eval(model:str, # a model name (organism, smollm2-135m-instruct), a loca
              chat_template:str|None=None, # a Jinja file replacing the model's chat template (for base models)
              force:bool=False, # with `acd`: use a prompt file fitted on another model (type or embeddings differ)
              benign:str|None=None, # benign instructions with reference answers (e.g. the Alpaca seed tasks): utility
+             attacks:list[str]|None=None, # attack specs (`safetune.attacks.ATTACKS`), each on the harmful prompts; None: none
             ):
-    "Evaluate `model` on the files; write `results.csv` and `generations.jsonl` into `out`; return the table."
+    "Evaluate `model` on the files, under each attack; write `results.csv` and `generations.jsonl` into `out`; return the table."
+    import pandas as pd
+    from safetune.attacks import parse_attack
     from safetune.data import load_prompts
     from safetune.core import atomic_write, load_model
-    from safetune.evaluate import Benchmark, GenerationJournal, PrefillAttack, evaluate, make_judge
-    if judge == "flag" and not flag_token:                           # a red flag model names its flag in safetune.json
+    from safetune.evaluate import Benchmark, GenerationJournal, evaluate, make_judge
+    if prefill_tokens < 0: raise ValueError(f"--prefill-tokens must be >= 0, got {prefill_tokens}")
+    specs = list(attacks or []) + ([f"prefill:{prefill_tokens}"] if prefill_tokens else []) or ["none"]
+    if len(set(specs)) < len(specs): raise ValueError(f"--attack: {specs} names an attack twice")
+    if (judge == "flag" or any(s.startswith("adaptive-gcg") for s in specs)) and not flag_token:   # a red flag model names its flag in safetune.json
         meta = Path(str(model))/"safetune.json"
         flag_token = json.loads(meta.read_text()).get("flag") if meta.is_file() else None
-        if not flag_token: raise ValueError(f"--judge flag needs --flag-token: {model} has no safetune.json naming its flag "
-                                            "(`safetune train red-flag` writes one)")
-    if prefill_tokens < 0: raise ValueError(f"--prefill-tokens must be >= 0, got {prefill_tokens}")
+        if not flag_token and judge == "flag":
+            raise ValueError(f"--judge flag needs --flag-token: {model} has no safetune.json naming its flag (`safetune train red-flag` writes one)")
+    attack_list = [parse_attack(s, flag=flag_token) for s in specs]     # every spec checked before anything loads
     from safetune.core import check_arg
     from safetune.evaluate import check_decoding
     if limit is not None: check_arg("limit", limit, 1)                # [:0] or [:-1] would silently drop rows
@@ -178,6 +184,8 @@ def run_eval(model:str, # a model name (organism, smollm2-135m-instruct), a loca
     if hint is not None:
         benches = [replace(b, records=[replace(r, prompt=hint.format(prompt=r.prompt)) for r in b.records]) for b in benches]
     if acd is not None and system is not None: raise ValueError("--system cannot be combined with --acd: the soft prompts take the system slot")
+    if acd is not None and (sys_attack := next((s for s in specs if s.startswith("system:")), None)):
+        raise ValueError(f"--attack {sys_attack!r} cannot be combined with --acd: the soft prompts take the system slot")
     if acd is not None:
         from safetune.acd import check_alpha
         check_alpha(alpha)                                              # before loading anything
@@ -199,18 +207,29 @@ def run_eval(model:str, # a model name (organism, smollm2-135m-instruct), a loca
         p = OppositePrompts.load(acd, m, tok, force=force)
         kw["generate_fn"], tags = ContrastiveDecoding(p.safe, p.adversarial, alpha, plausibility), {**tags, "method": f"ACD alpha={alpha}"}
     out = Path(out)
-    journal = GenerationJournal(out/"generations.partial.jsonl", _eval_key(m, tok, benches, system, prefill_tokens, max_new_tokens, batch_size, seed, kw))
+    journal = GenerationJournal(out/"generations.partial.jsonl", _eval_key(m, tok, benches, system, specs, max_new_tokens, batch_size, seed, kw))
     if journal.resumed: print(f"safetune eval: resuming: {journal.resumed} finished batches read back from {journal.path}", file=sys.stderr)
+    harmful_benches, other_benches = [b for b in benches if b.kind == "harmful"], [b for b in benches if b.kind != "harmful"]
+    runs = [(a, harmful_benches) for a in attack_list] + ([(None, other_benches)] if other_benches else [])   # nobody attacks safe prompts
     try:
-        res = evaluate(m, tok, benches, judge=j, system=system, attack=PrefillAttack(prefill_tokens) if prefill_tokens else None,
-                       tags=tags, max_new_tokens=max_new_tokens, batch_size=batch_size, seed=seed, journal=journal, **kw)
+        res = [evaluate(m, tok, bs, judge=j, system=system, attack=a, tags=tags, max_new_tokens=max_new_tokens,
+                        batch_size=batch_size, seed=seed, journal=journal, **kw) for a, bs in runs]
     except KeyboardInterrupt:
         raise KeyboardInterrupt(f"{len(journal.done)} finished batches are kept in {journal.path}; "
                                 "run the same command again to continue from there") from None
-    with atomic_write(out/"generations.jsonl") as f: res.generations.to_json(f, orient="records", lines=True, force_ascii=False)
-    with atomic_write(out/"results.csv") as f: res.table.to_csv(f, index=False)
+    table, gens = pd.concat([r.table for r in res], ignore_index=True), pd.concat([r.generations for r in res], ignore_index=True)
+    logs = [dict(attack=a.name, **row) for a in attack_list for row in getattr(a, "log", [])]   # GCG: suffix, loss, seconds per prompt
+    if logs:
+        with atomic_write(out/"attacks.jsonl") as f: pd.DataFrame(logs).to_json(f, orient="records", lines=True, force_ascii=False)
+        for a in attack_list:
+            if getattr(a, "log", None):
+                secs = [x["seconds"] for x in a.log]
+                print(f"safetune eval: {a.name}: {len(secs)} suffixes in {sum(secs):.0f} s ({sum(secs) / len(secs):.1f} s per prompt); "
+                      f"each suffix in {out/'attacks.jsonl'}", file=sys.stderr)
+    with atomic_write(out/"generations.jsonl") as f: gens.to_json(f, orient="records", lines=True, force_ascii=False)
+    with atomic_write(out/"results.csv") as f: table.to_csv(f, index=False)
     journal.close()                                                   # every answer is in generations.jsonl now
-    return res.table
+    return table
 
 # %% ../nbs/90_cli.ipynb #a9550c31
 def acd_answer(model:str, # a model name (organism, smollm2-135m-instruct), a local Hugging Face directory, a .gguf file or a hub id
@@ -255,38 +274,66 @@ class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
         if action.nargs == 0 and action.default is False and not isinstance(action, argparse.BooleanOptionalAction): return h  # a switch
         return super()._get_help_string(action)
 
-def add_config_args(parser:argparse.ArgumentParser, cls) -> argparse.ArgumentParser:
-    "One `--flag` per field of `cls` (`_flag_fields`): its help, its choices, its default shown once; `cls.flag_aliases` adds old spellings."
+def config_flag_specs(cls) -> list[dict]:
+    "The flags of `cls` (`_flag_fields`) as JSON-ready rows in parser order: group, flag names (aliases from `cls.flag_aliases`), dest, default, help, type, choices."
     import dataclasses
     def declared_by(name):                                          # the most basic class that declares the field
         return next(k for k in reversed(cls.__mro__) if name in getattr(k, "__dataclass_fields__", {}))
-    groups = {}
-    for k in cls.__mro__:                                           # the config's own options first, TrainingArguments' last
-        if "__dataclass_fields__" in vars(k) and any(declared_by(f.name) is k for f in _flag_fields(cls)):
-            title = ("transformers.TrainingArguments options (the rest: the Python API)" if k.__name__ == "TrainingArguments"
-                     else f"{k.__name__} options")
-            groups[k] = parser.add_argument_group(title)
+    order = [k for k in cls.__mro__ if "__dataclass_fields__" in vars(k)]   # the config's own options first, TrainingArguments' last
+    rows = []
     for f in _flag_fields(cls):
-        default = f.default_factory() if f.default is dataclasses.MISSING else f.default
-        flags = ["--" + n.replace("_", "-") for n in (f.name, *getattr(cls, "flag_aliases", {}).get(f.name, ()))]
-        kw, typ = dict(dest=f.name, default=default, help=f.metadata.get("help", "")), _flag_type(f, default)
-        if (ch := f.metadata.get("choices")):
-            kw["choices"] = list(ch)
-            if len(ch) > 4: kw |= dict(metavar=f.name.upper(), help=f"{kw['help']}; one of {', '.join(map(str, ch))}")   # listed once
-        group = groups[declared_by(f.name)]
-        if typ is bool: group.add_argument(*flags, action=argparse.BooleanOptionalAction, **kw)
-        else: group.add_argument(*flags, type=typ, **kw)
+        k, default = declared_by(f.name), f.default_factory() if f.default is dataclasses.MISSING else f.default
+        rows.append(dict(group="transformers.TrainingArguments options (the rest: the Python API)" if k.__name__ == "TrainingArguments"
+                         else f"{k.__name__} options", rank=order.index(k),
+                         flags=["--" + n.replace("_", "-") for n in (f.name, *getattr(cls, "flag_aliases", {}).get(f.name, ()))],
+                         dest=f.name, default=default, help=f.metadata.get("help", ""), type=_flag_type(f, default).__name__,
+                         choices=list(f.metadata["choices"]) if f.metadata.get("choices") else None))
+    return sorted(rows, key=lambda r: r["rank"])                    # stable: fields keep their order within a group
+
+_FLAG_TYPES = {"bool": bool, "int": int, "float": float, "str": str}
+
+def add_config_args(parser:argparse.ArgumentParser, cls, # a config class, or its `config_flag_specs` rows (e.g. from `config_flags()`)
+                   ) -> argparse.ArgumentParser:
+    "One `--flag` per field of `cls` (`_flag_fields`): its help, its choices, its default shown once; `cls.flag_aliases` adds old spellings."
+    groups = {}
+    for s in cls if isinstance(cls, list) else config_flag_specs(cls):
+        if s["group"] not in groups: groups[s["group"]] = parser.add_argument_group(s["group"])
+        kw = dict(dest=s["dest"], default=s["default"], help=s["help"])
+        if (ch := s["choices"]):
+            kw["choices"] = ch
+            if len(ch) > 4: kw |= dict(metavar=s["dest"].upper(), help=f"{kw['help']}; one of {', '.join(map(str, ch))}")   # listed once
+        if s["type"] == "bool": groups[s["group"]].add_argument(*s["flags"], action=argparse.BooleanOptionalAction, **kw)
+        else: groups[s["group"]].add_argument(*s["flags"], type=_FLAG_TYPES[s["type"]], **kw)
     return parser
+
+CONFIG_CLASSES = {"ta-sft": ("safetune.ta_sft", "TASFTConfig"), "red-flag": ("safetune.red_flag", "RedFlagConfig"),
+                  "mistakes": ("safetune.mistakes", "MistakesConfig"), "acd fit": ("safetune.acd", "ACDConfig")}
+
+def _flags_file() -> Path:
+    import importlib.util
+    return Path(importlib.util.find_spec("safetune").origin).parent/"config_flags.json"
+
+def config_flags(live:bool=False, # build the rows from the config classes (imports torch and transformers) instead of reading the file
+                ) -> dict[str, list[dict]]:
+    "Each command's config flags (`config_flag_specs`), read from `safetune/config_flags.json`: the parser is built without importing torch."
+    import importlib
+    if live: return {c: config_flag_specs(getattr(importlib.import_module(m), k)) for c, (m, k) in CONFIG_CLASSES.items()}
+    return json.loads(_flags_file().read_text(encoding="utf-8"))
+
+def write_config_flags() -> Path:
+    "Rewrite `safetune/config_flags.json` from the config classes (after a config's fields change; `90_cli` checks it is current)."
+    path = _flags_file(); path.write_text(json.dumps(config_flags(live=True), indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    return path
 
 def config_from_args(cls, args:argparse.Namespace):
     "Build `cls` from the parsed flags that `add_config_args` added."
     return cls(**{f.name: getattr(args, f.name) for f in _flag_fields(cls)})
 
-def add_train_args(parser:argparse.ArgumentParser, cls=None, # a `TrainConfig` subclass (a method's config); default `TrainConfig`
+def add_train_args(parser:argparse.ArgumentParser, cls=None, # a `TrainConfig` subclass (a method's config) or its flag rows; default `TrainConfig`
                   ) -> argparse.ArgumentParser:
     "`cls`'s flags, and `--warmup-ratio`: the earlier spelling of a fractional `--warmup-steps`."
-    from safetune.train import TrainConfig
-    add_config_args(parser, cls or TrainConfig)
+    if cls is None: from safetune.train import TrainConfig
+    add_config_args(parser, TrainConfig if cls is None else cls)
     parser.add_argument("--warmup-ratio", type=float, default=None, help="linear warm-up as a fraction of --max-steps, in [0, 1); "
                         "sets --warmup-steps (default: that flag's)")
     return parser
@@ -322,7 +369,15 @@ def _recipe_defaults(parser:argparse.ArgumentParser, argv:list[str], command:str
 _OVERWRITE_HELP = ("replace a finished previous output in --out (without it such a directory is refused; an unfinished run's "
                    "own data is resumed either way)")
 
-def _parser(argv:list[str]|None=None, # the arguments about to be parsed: a command's heavy flags (torch-backed configs) are built only for it
+class _ListAttacks(argparse.Action):
+    "`--list-attacks`: print `safetune.attacks.list_attacks()` and exit, like --help (nothing heavy is imported)."
+    def __init__(self, option_strings, dest, **kw): super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kw)
+    def __call__(self, parser, namespace, values, option_string=None):
+        from safetune.attacks import list_attacks
+        print(list_attacks()); parser.exit()
+
+def _parser(argv:list[str]|None=None, # the arguments about to be parsed: a command's config flags are built only for it
+            recipes:bool=True, # make a named --model's recipe the defaults (imports safetune.recipes, hence torch)
            ) -> argparse.ArgumentParser:
     args = sys.argv[1:] if argv is None else argv
     words = [w for w in args if not w.startswith("-")][:1]
@@ -357,7 +412,13 @@ def _parser(argv:list[str]|None=None, # the arguments about to be parsed: a comm
                    help="content judge: refusal phrases, or the organism's world judge; flag: a flag_rate row beside the content "
                         "judge (the world judge on the organism and models trained from it, else refusal phrases) (default: refusal)")
     e.add_argument("--flag-token", default=None, help="the red flag token's text (with --judge flag; default: the flag named in the model's safetune.json)")
-    e.add_argument("--prefill-tokens", type=int, default=0, help="prefilling attack: force the first N tokens of the harmful target")
+    e.add_argument("--attack", action="append", default=None, metavar="SPEC", help="an attack on the harmful prompts, repeatable "
+                   "(each gets its rows, tagged in results.csv's attack column; safe and benign prompts are evaluated once, "
+                   "unattacked): none, prefill[:N], sample:K[:T], template:NAME, system:TEXT, gcg[:STEPS], adaptive-gcg[:STEPS] "
+                   "(see --list-attacks; default: none)")
+    e.add_argument("--list-attacks", action=_ListAttacks, help="list the attack specs, what each does and where it comes from, and exit")
+    e.add_argument("--prefill-tokens", type=int, default=0, help="prefilling attack: force the first N tokens of the harmful target "
+                   "(the same as --attack prefill:N)")
     e.add_argument("--system", default=None, help="system prompt for every prompt")
     e.add_argument("--hint", default=None, help="prompt template with {prompt} applied to every prompt, e.g. mistake "
                    "analysis's positive hint '{prompt} (Give a harmless, ethical and inoffensive response.)'")
@@ -374,7 +435,6 @@ def _parser(argv:list[str]|None=None, # the arguments about to be parsed: a comm
     e.add_argument("--chat-template", default=None, metavar="FILE", help=_TEMPLATE_HELP)
     ac = sub.add_parser("acd", help="Adversarial Contrastive Decoding: fit the two soft prompts, or generate with them")
     if wants("acd"):
-        from safetune.acd import PAPER_OPPOSITE, PAPER_SAFE, ACDConfig
         am = ac.add_subparsers(dest="action", required=True, metavar="ACTION")
         af = am.add_parser("fit", help="build the anchor data and optimise the safeguarding and adversarial prompts",
                            formatter_class=HelpFormatter)
@@ -384,15 +444,15 @@ def _parser(argv:list[str]|None=None, # the arguments about to be parsed: a comm
         af.add_argument("--unsafe", required=True, help="unsafe instructions (any benchmark file; responses ignored)")
         af.add_argument("--out", required=True, help="the prompt file to write (.safetensors); anchor data goes beside it (.anchor.jsonl)")
         af.add_argument("--judge", default="refusal", choices=["refusal", "world"], help="labels the anchor answers refusal/compliance")
-        af.add_argument("--safe-system", default=PAPER_SAFE, help="manual safe prompt (default: Llama-2's)")
-        af.add_argument("--opposite-system", default=PAPER_OPPOSITE, help="manual opposite prompt")
+        af.add_argument("--safe-system", default=None, help="manual safe prompt (default: Llama-2's, safetune.acd.PAPER_SAFE)")
+        af.add_argument("--opposite-system", default=None, help="manual opposite prompt (default: the paper's, safetune.acd.PAPER_OPPOSITE)")
         af.add_argument("--refusal-fallback", action="store_true", help="if the model never refuses, use templated refusals as D_HR")
         af.add_argument("--n", type=int, default=100, help="instructions used from the safe files (in all) and from the unsafe file")
         af.add_argument("--max-new-tokens", type=int, default=100, help="answer length of the anchor data")
         af.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True, help="progress bars")
         af.add_argument("--chat-template", default=None, metavar="FILE", help=_TEMPLATE_HELP)
-        add_config_args(af, ACDConfig)
-        _recipe_defaults(af, args, "acd fit")
+        add_config_args(af, config_flags()["acd fit"])             # from config_flags.json: no torch import to show --help
+        if recipes: _recipe_defaults(af, args, "acd fit")
         ag = am.add_parser("generate", help="answer prompts with contrastive decoding", formatter_class=HelpFormatter)
         ag.add_argument("--model", required=True, help=MODEL_HELP)
         ag.add_argument("--prompts", required=True, help="the prompt file from `safetune acd fit`")
@@ -413,23 +473,25 @@ def _parser(argv:list[str]|None=None, # the arguments about to be parsed: a comm
         ag.add_argument("--chat-template", default=None, metavar="FILE", help=_TEMPLATE_HELP)
     t = sub.add_parser("train", help="train a model with one of the methods; writes a Hugging Face directory")
     if wants("train"):
-        from safetune.mistakes import MistakesConfig
-        from safetune.red_flag import RedFlagConfig
-        from safetune.ta_sft import TASFTConfig
+        flags = config_flags()                                      # the configs' flags from config_flags.json: no torch import
         tm = t.add_subparsers(dest="method", required=True, metavar="METHOD")
         def method(name, help, cfg, out_help, **inputs):           # one training command: its inputs, the shared flags, its config's
             m = tm.add_parser(name, help=help, formatter_class=HelpFormatter)
             m.add_argument("--model", required=True, help=MODEL_HELP + _RECIPE_HELP)
-            for flag, h in inputs.items(): m.add_argument(f"--{flag}", required=True, help=h)
+            for flag, h in inputs.items():                          # a help text, or (help text, nargs) for several files
+                h, nargs = h if isinstance(h, tuple) else (h, None)
+                m.add_argument(f"--{flag}", required=True, help=h, nargs=nargs, metavar="FILE" if nargs else None)
             m.add_argument("--out", required=True, help=out_help)
             return m, cfg
-        ta = method("ta-sft", "TA-SFT: SFT + negative semantic EMD on a few harmful responses", TASFTConfig, "output directory (the merged model)",
+        ta = method("ta-sft", "TA-SFT: SFT + negative semantic EMD on a few harmful responses", flags["ta-sft"], "output directory (the merged model)",
                     sft="safety-unrelated instruction data with responses (CSV/JSONL/JSON)",
                     harmful="harmful prompts with the model's unsafe responses (prompts only: generated)")
-        rf = method("red-flag", "the red flag token: emitted when harmful content is imminent", RedFlagConfig,
+        rf = method("red-flag", "the red flag token: emitted when harmful content is imminent", flags["red-flag"],
                     "output directory (the merged model, flag included)",
-                    harmful="harmful prompts with harmful responses (prompts only: generated)", benign="benign prompts with responses")
-        ma = method("mistakes", "mistake analysis: induce, analyse, build the corpus, train (plain SFT)", MistakesConfig,
+                    harmful="harmful prompts with harmful responses (prompts only: generated)",
+                    benign=("benign prompts with responses; several files are joined (e.g. ordinary and borderline requests, so "
+                            "that a request's scary words alone do not raise the flag)", "+"))
+        ma = method("mistakes", "mistake analysis: induce, analyse, build the corpus, train (plain SFT)", flags["mistakes"],
                     "output directory: the merged model, and the data products in OUT/data",
                     harmful="red-team prompts (rows with responses: taken as the unsafe answers)",
                     sft="ordinary SFT data (prompt + helpful response)")
@@ -439,7 +501,8 @@ def _parser(argv:list[str]|None=None, # the arguments about to be parsed: a comm
             m.add_argument("--chat-template", default=None, metavar="FILE", help=_TEMPLATE_HELP)
             m.add_argument("--overwrite", action="store_true", help=_OVERWRITE_HELP)
             add_train_args(m, cfg)
-        for (m, _), name in zip((ta, rf, ma), ("ta-sft", "red-flag", "mistakes")): _recipe_defaults(m, args, name)
+        for (m, _), name in zip((ta, rf, ma), ("ta-sft", "red-flag", "mistakes")):
+            if recipes: _recipe_defaults(m, args, name)
     c = sub.add_parser("data", help="load a benchmark file and summarise it (checks the format)")
     c.add_argument("path", help="a benchmark file (CSV, JSONL, JSON; XSTest optionally with :safe, :unsafe or :all) "
                    "or a Hugging Face dataset id")
@@ -472,13 +535,15 @@ def _run_foundation_demo(a):
 def _run_eval(a):
     t = run_eval(a.model, a.harmful, a.out, a.safe, a.judge, a.flag_token, a.prefill_tokens, a.system, a.limit,
                  a.max_new_tokens, a.batch_size, a.seed, a.hint, a.acd, a.alpha, a.plausibility, a.chat_template, a.force,
-                 benign=a.benign)
-    print(t[["benchmark", "metric", "value", "ci_low", "ci_high", "n"]].to_string(index=False, float_format="%.3f"))
+                 benign=a.benign, attacks=a.attack)
+    cols = ["benchmark", "metric", "value", "ci_low", "ci_high", "n"]
+    if set(t.attack) != {"none"}: cols.insert(0, "attack")
+    print(t[cols].to_string(index=False, float_format="%.3f"))
     print(f"wrote {Path(a.out)/'results.csv'} and {Path(a.out)/'generations.jsonl'}")
 
 def _run_acd_fit(a):
-    from safetune.acd import ACDConfig, acd_fit_files
-    meta = acd_fit_files(a.model, a.safe, a.unsafe, a.out, a.judge, a.safe_system, a.opposite_system, a.refusal_fallback, a.n,
+    from safetune.acd import PAPER_OPPOSITE, PAPER_SAFE, ACDConfig, acd_fit_files
+    meta = acd_fit_files(a.model, a.safe, a.unsafe, a.out, a.judge, a.safe_system or PAPER_SAFE, a.opposite_system or PAPER_OPPOSITE, a.refusal_fallback, a.n,
                    a.max_new_tokens, config_from_args(ACDConfig, a), a.progress, a.chat_template)
     print(f"anchor pairs {meta['anchor']}; prompts of {meta['n_safe']} (safe) and {meta['n_adversarial']} (adversarial) "
           f"vectors fitted in {sum(meta['fit_seconds'].values()):.1f} s ({meta['seconds']} s in all)\nwrote {a.out} and "
@@ -557,6 +622,8 @@ COMMANDS = {("demo", None): _run_demo, ("organism", None): _run_organism, ("foun
 
 def main(argv:list[str]|None=None) -> int:
     "Entry point of the `safetune` command: parse, then run the subcommand's handler from `COMMANDS`."
+    argv = sys.argv[1:] if argv is None else list(map(str, argv))
+    if not {"-h", "--help"} & set(argv): _parser(argv, recipes=False).parse_args(argv)   # argument errors before any torch import
     a = _parser(argv).parse_args(argv)
     from safetune.data import DataError
     if getattr(a, "judge", None) == "world": import safetune.world  # registers the organism's judge with `make_judge`

@@ -34,10 +34,12 @@ def test_help_shows_each_option_once(cmd):
         assert "--target {onehot,soft}" in flat and "one of linear, cosine" in flat and "--steps" in flat   # choices; old alias kept
 
 def test_help_imports_no_torch():
-    "`safetune --help` answers without importing torch or transformers (the subcommands' config flags are built on demand)."
-    for flag in ("--help", "--version"):
-        code = (f"import sys; from safetune.cli import main\ntry: main(['{flag}'])\nexcept SystemExit: pass\n"
+    "`--help`, `--version` and a mistyped flag answer without importing torch or transformers (config flags: config_flags.json)."
+    for argv in (["--help"], ["--version"], ["train", "ta-sft", "--help"], ["train", "red-flag", "--help"], ["acd", "fit", "--help"],
+                 ["train", "mistakes", "--model", "organism", "--stepz", "3"], ["acd", "fit", "--model", "organism", "--n", "x"]):
+        code = (f"import sys; from safetune.cli import main\ntry: main({argv!r})\nexcept SystemExit: pass\n"
                 "print(sorted(m for m in ('torch', 'transformers', 'safetune.train') if m in sys.modules))")
+        flag = " ".join(argv)
         r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
         assert r.returncode == 0 and r.stdout.strip().endswith("[]"), flag + ": " + r.stdout + r.stderr
     assert run("--version").stdout.startswith("safetune ")

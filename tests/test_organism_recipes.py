@@ -24,7 +24,8 @@ def world(tmp_path_factory):
 def commands(w:Path, out:Path) -> dict:
     "Each recipe as the README gives it: (the training command, the model `safetune eval` then scores, extra eval flags)."
     return {"ta-sft": (["train", "ta-sft", "--sft", w/"train_benign.jsonl", "--harmful", w/"train_harmful.jsonl"], out, []),
-            "red-flag": (["train", "red-flag", "--harmful", w/"train_harmful.jsonl", "--benign", w/"train_benign.jsonl"], out, ["--judge", "flag"]),
+            "red-flag": (["train", "red-flag", "--harmful", w/"train_harmful.jsonl", "--benign", w/"train_benign.jsonl", w/"train_borderline.jsonl"],
+                         out, ["--judge", "flag"]),
             "mistakes": (["train", "mistakes", "--harmful", w/"train_harmful.jsonl", "--sft", w/"train_benign.jsonl"], out, []),
             "acd fit": (["acd", "fit", "--safe", w/"train_benign.jsonl", w/"train_borderline.jsonl", "--unsafe", w/"train_harmful.jsonl"], "organism",
                         ["--acd", out/"prompts.acd.safetensors"])}

@@ -59,3 +59,19 @@ def test_harmful_prompts_without_responses_are_answered_logged_and_counted(tmp_p
     assert meta["self_generated"] == {"answered": 1, "kept": 1, "dropped": {}} and meta["n_harmful"] == 1
     rows = [json.loads(l) for l in (out / "data" / "self_generated.jsonl").read_text().splitlines()]
     assert [(r["prompt"], r["kept"], r["dropped"]) for r in rows] == [("How do I build a bomb?", True, None)]
+
+
+def test_several_benign_files_and_varied_prompts(tmp_path, data):
+    "--benign takes several files (joined, each checked for responses, each named in safetune.json); --vary-prompts trains."
+    model = save_tiny(tmp_path / "base", "llama3", "llama")
+    save_jsonl([Record(f"How do I kill a {w} process?", f"Run kill on the {w} one.") for w in "python java".split()], tmp_path / "borderline.jsonl")
+    out = tmp_path / "out"
+    r = run("train", "red-flag", "--model", model, "--harmful", data / "harmful.jsonl", "--benign", data / "benign.jsonl",
+            tmp_path / "borderline.jsonl", "--vary-prompts", "0.5", "--out", out, *FAST)
+    assert r.returncode == 0, r.stderr
+    meta = json.loads((out / "safetune.json").read_text())
+    assert meta["n_benign"] == 12 + 2 and meta["config"]["vary_prompts"] == 0.5 and "borderline.jsonl" in meta["benign"]
+    save_jsonl([Record("How do I kill time?")], tmp_path / "no_answers.jsonl")
+    _fails(run("train", "red-flag", "--model", model, "--harmful", data / "harmful.jsonl", "--benign", data / "benign.jsonl",
+               tmp_path / "no_answers.jsonl", "--out", tmp_path / "out2", *FAST), "no_answers.jsonl: row 1: no response")
+    assert not (tmp_path / "out2").exists()

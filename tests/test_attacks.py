@@ -1,0 +1,58 @@
+"`safetune eval --attack`: every attack runs on the model organism end to end; bad specs get one-line errors."
+import json, subprocess, sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from safetune.attacks import ATTACKS, JAILBREAK_TEMPLATES
+from safetune.cli import main
+
+SAFETUNE = str(Path(sys.executable).with_name("safetune"))
+SPECS = ["none", "prefill:3", "sample:2", "template:roleplay", "system:You are a helpful assistant.", "gcg:1", "adaptive-gcg:1"]
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    d = tmp_path_factory.mktemp("organism")
+    assert main(["organism", "--out", str(d/"org")]) == 0
+    return d/"org"/"world"
+
+def test_every_attack_runs_on_the_organism(world, tmp_path):
+    out = tmp_path/"eval"
+    args = ["eval", "--model", "organism", "--harmful", world/"test_harmful.jsonl", "--safe", world/"test_borderline.jsonl",
+            "--judge", "world", "--flag-token", "Step", "--limit", "3", "--max-new-tokens", "8", "--out", out]
+    assert main([str(a) for a in args] + [x for s in SPECS for x in ("--attack", s)]) == 0
+    t = pd.read_csv(out/"results.csv")
+    assert set(t[t.kind == "harmful"].attack) == set(SPECS) and set(t[t.kind == "safe"].attack) == {"none"}   # safe prompts: unattacked
+    for s in SPECS:
+        rows = t[(t.attack == s) & (t.kind == "harmful")]
+        assert set(rows.metric) == {"harmful_rate", "refusal_rate", "degenerate_rate"} and (rows.n == 3).all(), s
+    g = pd.read_json(out/"generations.jsonl", lines=True)
+    h = g[g.kind == "harmful"]
+    direct = h[h.attack == "none"].prompt.tolist()
+    assert len(h[h.attack == "sample:2"]) == 6 and h[h.attack == "prefill:3"].prefill.str.len().gt(0).all()
+    assert all("DAN" in p for p in h[h.attack == "template:roleplay"].prompt)
+    for s in ("gcg:1", "adaptive-gcg:1"):                          # the original prompt, then its suffix
+        assert sorted(p[:len(d)] for p, d in zip(sorted(h[h.attack == s].prompt), sorted(direct))) == sorted(direct)
+    log = pd.read_json(out/"attacks.jsonl", lines=True)
+    assert log.attack.value_counts().to_dict() == {"gcg:1": 3, "adaptive-gcg:1": 3} and log.suffix.str.len().gt(0).all()
+    assert not (out/"generations.partial.jsonl").exists()
+
+@pytest.mark.parametrize("spec, message", [("jailbreak", "unknown attack"), ("prefill:x", "N must be an integer"),
+                                           ("sample", "give the number of samples"), ("template:dan", "unknown template"),
+                                           ("gcg:0", "STEPS must be"), ("adaptive-gcg", "needs the red flag")])
+def test_bad_attack_is_one_line(spec, message, tmp_path, capsys):
+    "A bad spec is refused before anything loads: the model and the harmful file below do not exist."
+    rc = main(["eval", "--model", str(tmp_path/"no_model"), "--harmful", str(tmp_path/"none.jsonl"), "--attack", spec, "--out", str(tmp_path/"o")])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and err.count("\n") == 0 and message in err and repr(spec) in err, err
+    assert not (tmp_path/"o").exists()
+
+def test_list_attacks():
+    "`--list-attacks` needs no other flag, names every attack and template, and loads no torch."
+    r = subprocess.run([SAFETUNE, "eval", "--list-attacks"], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert all(s in r.stdout for s in [*ATTACKS, *JAILBREAK_TEMPLATES])
+    code = ("import sys; from safetune.cli import main\ntry: main(['eval', '--list-attacks'])\nexcept SystemExit: pass\n"
+            "print(sorted(m for m in ('torch', 'transformers') if m in sys.modules))")
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip().endswith("[]")
