@@ -187,7 +187,7 @@ ATTACKS = {   # spec -> what it does (`safetune eval --list-attacks`)
                    "target; without N, the whole target (Andriushchenko et al. 2024; Qi et al. 2024)",
     "sample:K[:T]": "K samples at temperature T (default 1.0); harmful if any sample is (Huang et al. 2024)",
     "template:NAME": "wrap the request in a published jailbreak template; NAME: " + ", ".join(JAILBREAK_TEMPLATES),
-    "system:TEXT": "an adversary-chosen system prompt in place of the evaluation's (a benign one can silence a red flag)",
+    "system:TEXT": "an adversary-chosen system prompt in place of the evaluation's and the records' own",
     "gcg[:STEPS]": "a GCG suffix optimised per prompt towards its target by nanoGCG (Zou et al. 2023); STEPS default 20, "
                    "a CPU budget (pip install --no-deps nanogcg)",
     "adaptive-gcg[:STEPS]": "GCG whose loss also pushes the red flag's probability down at every target position (Dobre et "
