@@ -3,7 +3,6 @@ import json
 from pathlib import Path
 
 import pytest
-import torch
 
 from safetune.core import Record, format_prompt
 from safetune.data import save_jsonl

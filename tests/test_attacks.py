@@ -1,5 +1,5 @@
 "`safetune eval --attack`: every attack runs on the model organism end to end; bad specs get one-line errors."
-import json, subprocess, sys
+import subprocess, sys
 from pathlib import Path
 
 import pandas as pd

@@ -1,17 +1,13 @@
-"The `safetune` command end to end, run as a subprocess the way users run it."
-import json, os, subprocess, sys
+"""The `safetune` command end to end: parsing, every command's handler, its files and messages (through
+`cli_runner.run`: in this process; the console script itself is run as a subprocess where it matters)."""
+import json, subprocess, sys
 from pathlib import Path
 
 from safetune.data import load_xstest
-
-SAFETUNE = str(Path(sys.executable).with_name("safetune"))
-
-def run(*args, cwd=None):
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
-    return subprocess.run([SAFETUNE, *map(str, args)], capture_output=True, text=True, cwd=cwd, env=env, timeout=600)
+from cli_runner import run
 
 def test_help_lists_commands():
-    r = run("--help")
+    r = run("--help", subprocess_=True)                     # the installed console script
     assert r.returncode == 0 and all(c in r.stdout for c in ("demo", "eval", "organism", "data"))
 
 import re, pytest
@@ -42,7 +38,7 @@ def test_help_imports_no_torch():
         flag = " ".join(argv)
         r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
         assert r.returncode == 0 and r.stdout.strip().endswith("[]"), flag + ": " + r.stdout + r.stderr
-    assert run("--version").stdout.startswith("safetune ")
+    assert run("--version", subprocess_=True).stdout.startswith("safetune ")
 
 def test_foundation_demo_writes_results(tmp_path):
     r = run("foundation-demo", "--steps", 40, "--out", tmp_path / "demo")
@@ -259,6 +255,7 @@ def _short_data(shared_data, out):
         [r for r in safety if len(r["instruction"]) < 80 and len(r["output"]) < 200]))
     return out
 
+@pytest.mark.heavy
 def test_demo_on_a_real_model_writes_the_demo_files(tmp_path, shared_data):
     "`safetune demo --model M --data DIR --quick` on a tiny chat model: every arm on one table, the organism demo's files."
     import pandas as pd

@@ -20,7 +20,10 @@ from safetune.data import save_jsonl
 from safetune.red_flag import check_flag
 from safetune.testing import tiny_causal_lm, tiny_chat_tokenizer
 from safetune.train import _shards_parameters, is_main_process, process_info, save_model
-from test_ta_sft import SAFETUNE, save_tiny
+from cli_runner import SAFETUNE
+from test_ta_sft import save_tiny
+
+pytestmark = pytest.mark.heavy   # scheduled first (conftest): one of the long ones
 
 # accelerate's MULTI_GPU type is its "spawn N local processes" (torchrun); with no GPU visible, safetune trains on the
 # CPU and accelerate joins the processes with gloo. (`--cpu` with several processes would mean an MPI launch.)

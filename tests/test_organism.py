@@ -2,6 +2,7 @@
 import re, json, os, subprocess, sys
 from pathlib import Path
 import pandas as pd
+import pytest
 from test_cli import run
 
 def test_organism_command_writes_model_and_world(tmp_path):
@@ -33,6 +34,7 @@ def test_eval_world_judge_on_the_organism(tmp_path):
     assert harm > 0, "the organism complies with harmful requests by construction"
     assert gens[gens.benchmark == "test_harmful"].category.nunique() > 1   # --limit takes a mix of categories
 
+@pytest.mark.heavy
 def test_demo_quick_writes_one_table_for_every_arm(tmp_path):
     "`safetune demo --quick`: the whole comparison, small; every arm scored, every file written, the table is the CSV."
     r = run("demo", "--quick", "--out", tmp_path / "demo")

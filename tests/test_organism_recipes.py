@@ -14,6 +14,8 @@ ROOT = Path(__file__).resolve().parents[1]
 REFERENCE = pd.read_csv(ROOT/"nbs"/"experiments"/"organism_recipes.csv")
 MARGIN = 0.15        # rates; the command line's seeds 0-2 strayed at most 0.10 beyond the range (45_recipes, tools/organism_recipes_cli.py)
 
+pytestmark = pytest.mark.heavy   # scheduled first (conftest): one of the long ones
+
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
     from safetune.cli import main

@@ -6,7 +6,6 @@ from safetensors.torch import load_file
 from safetune.core import Record, load_model
 from safetune.data import save_jsonl
 from safetune.red_flag import check_flag
-from safetune.testing import tiny_causal_lm, tiny_chat_tokenizer
 from test_ta_sft import run, save_tiny, _fails
 
 FAST = ["--steps", "4", "--batch-size", "4", "--aux-batch-size", "2", "--logging-steps", "2", "--no-progress"]

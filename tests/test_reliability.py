@@ -1,15 +1,11 @@
 """Bad inputs through the `safetune` command: each is refused up front, in one line naming the flag, file or row,
 with exit status 2 (130 for Ctrl-C), no traceback, and no output written."""
-import json, os, subprocess, sys
+import json, os
 from pathlib import Path
 
 import pytest
 
-SAFETUNE = str(Path(sys.executable).with_name("safetune"))
-
-def run(*args, cwd=None):
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "HF_DATASETS_DISABLE_PROGRESS_BARS": "1"}
-    return subprocess.run([SAFETUNE, *map(str, args)], capture_output=True, text=True, cwd=cwd, env=env, timeout=600)
+from cli_runner import run
 
 def refused(r, *needles, out=None):
     "Exit 2, one error line containing every needle, no traceback, nothing written at `out`."

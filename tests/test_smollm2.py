@@ -3,21 +3,21 @@
 Two training steps of each method and an evaluation of four prompts: this checks that the real-model path works
 end to end (GGUF conversion, ChatML template, LoRA on a Llama with grouped-query attention, a 49k vocabulary),
 not what the methods achieve; the experiments notebook measures that."""
-import json, os, subprocess, sys
-from pathlib import Path
+import json
 
 import pandas as pd
 import pytest
 
 from safetune.data import load_benchmark, save_jsonl
+from cli_runner import run as cli_run
 
-SAFETUNE = str(Path(sys.executable).with_name("safetune"))
+pytestmark = pytest.mark.heavy   # scheduled first (conftest): one of the long ones
+
 MODEL = "smollm2-135m-instruct"
 STEPS = ["--max-steps", "2", "--per-device-train-batch-size", "2", "--no-progress"]
 
 def run(*args):
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "OMP_NUM_THREADS": "2"}
-    r = subprocess.run([SAFETUNE, *map(str, args)], capture_output=True, text=True, env=env, timeout=600)
+    r = cli_run(*args)
     assert r.returncode == 0, f"safetune {' '.join(map(str, args))} failed:\n{r.stderr[-3000:]}"
     return r
 
