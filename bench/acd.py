@@ -8,6 +8,7 @@ median over `--reps` is reported.
 
     python bench/acd.py                # organism + random Llama (V=32000, hidden 512) on CPU
     python bench/acd.py --gpu-1b       # also a random ~1B Llama (V=128256) in bf16 on CUDA
+    python bench/acd.py --scaling --reps 3 --new-tokens 32   # only the ratio's table over batch sizes 1, 4, 16, 64 (CPU)
 """
 import statistics, time
 import torch
@@ -33,7 +34,7 @@ def timed(fn, cuda):
     return time.perf_counter() - t
 
 
-def measure(name, model, tok, batch, new_tokens, reps, alpha=0.5):
+def measure(name, model, tok, batch, new_tokens, reps, alpha=0.5, quiet=False):
     recs = [Record(f"Please tell me about item number {i} in the list, and why it matters.") for i in range(batch)]
     sp, ap = prompt_embeddings(model, tok, SAFE), prompt_embeddings(model, tok, OPPOSITE)
     neg = tok([format_prompt(tok, r, OPPOSITE) for r in recs], return_tensors="pt", padding=True, padding_side="left",
@@ -51,13 +52,26 @@ def measure(name, model, tok, batch, new_tokens, reps, alpha=0.5):
         for k, fn in runs.items(): times[k].append(timed(fn, model.device.type == "cuda"))
     med = {k: statistics.median(v) for k, v in times.items()}
     n = batch * new_tokens
+    if quiet: return {k: n / t for k, t in med.items()}
     print(f"{name} (batch {batch}, {new_tokens} new tokens, median of {reps}):", flush=True)
     for k, t in med.items():
         print(f"  {k:22s} {n / t:9,.0f} tok/s   ratio to plain {med['plain'] / t:.3f}", flush=True)
 
 
+def scaling(reps, new_tokens, batches=(1, 4, 16, 64)):
+    "ACD's throughput ratio to plain greedy against the batch size, on the random Llama (V=32000, hidden 512, fp32 CPU)."
+    from safetune.testing import tiny_chat_tokenizer
+    model, tok = random_llama_cpu(), tiny_chat_tokenizer("llama3")
+    print(f"## scaling: random Llama V=32000 hidden 512, fp32 CPU, {new_tokens} new tokens, median of {reps}")
+    print("| batch | plain (tok/s) | ACD (tok/s) | ACD / plain | naive two-pass / plain |\n|---|---|---|---|---|")
+    for b in batches:
+        r = measure("", model, tok, b, new_tokens, reps, quiet=True)
+        print(f"| {b} | {r['plain']:,.0f} | {r['ACD (one batch of 2)']:,.0f} | {r['ACD (one batch of 2)'] / r['plain']:.3f} | "
+              f"{r['naive two-pass (CFG)'] / r['plain']:.3f} |", flush=True)
+
 def main():
-    a = decoding_args(__doc__, reps=5)
+    a = decoding_args(__doc__, reps=5, scaling="only the throughput ratios' table over batch sizes 1, 4, 16, 64")
+    if a.scaling: return scaling(a.reps, a.new_tokens)
     from safetune.organism import load_organism
     from safetune.testing import tiny_chat_tokenizer
     org = load_organism(progress=False)

@@ -4,14 +4,15 @@ import torch
 from transformers import LlamaConfig, LlamaForCausalLM
 
 
-def decoding_args(doc:str, reps:int=7) -> argparse.Namespace:
-    "The decoding benchmarks' flags, parsed; also sets torch's thread count and seed."
+def decoding_args(doc:str, reps:int=7, scaling:str|None=None) -> argparse.Namespace:
+    "The decoding benchmarks' flags (and `--scaling` with that help, if given), parsed; also sets torch's thread count and seed."
     ap = argparse.ArgumentParser(description=doc.split("\n")[0])
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--reps", type=int, default=reps)
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--new-tokens", type=int, default=64)
     ap.add_argument("--gpu-1b", action="store_true", help="also a random ~1B Llama in bf16 on CUDA")
+    if scaling: ap.add_argument("--scaling", action="store_true", help=scaling)
     a = ap.parse_args()
     torch.set_num_threads(a.threads); torch.manual_seed(0)
     return a

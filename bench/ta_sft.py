@@ -5,6 +5,7 @@ soft-target EMD bound vs exact optimal transport (`ot.emd2`) at V = 2000.
 
     python bench/ta_sft.py                 # organism + random Llama (V=32000, hidden 512) on CPU
     python bench/ta_sft.py --gpu-1b        # also a random ~1B Llama (V=128256) in bf16 on CUDA
+    python bench/ta_sft.py --scaling       # only the ratio's table over vocabulary size and sequence length (CPU)
 
 The SFT step is what a user runs without safetune: the model's own causal-LM loss (`model(..., labels=...)`) on
 all rows. The TA-SFT step is `TASFT` on the same rows, `--harmful-rows` of them treated as D_h. Both include the
@@ -52,7 +53,7 @@ def step(model, opt, objective, batch):
     return loss.detach()
 
 
-def measure(name, model, batch, reps, cuda):
+def measure(name, model, batch, reps, cuda, quiet=False):
     opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-5)
     objs = {"SFT": SFT(), "TA-SFT": TASFT(lam=0.3)}
     for o in objs.values(): step(model, opt, o, batch)        # warm-up: optimizer state, the EMD embedding, kernels
@@ -68,6 +69,7 @@ def measure(name, model, batch, reps, cuda):
             peaks[k].append(torch.cuda.max_memory_allocated() / 2**20 if cuda else rss_peak_mb())
     t = {k: statistics.median(v) for k, v in times.items()}
     m = {k: max(v) for k, v in peaks.items()}
+    if quiet: return t, m, base
     print(f"\n## {name}")
     print(f"batch {tuple(batch['input_ids'].shape)}, {int(batch['part'].sum())} harmful rows, "
           f"{sum(p.numel() for p in model.parameters()) / 1e6:.1f}M parameters, {reps} steps each (median time, max peak)")
@@ -75,6 +77,21 @@ def measure(name, model, batch, reps, cuda):
     for k in objs: print(f"| {k} | {1e3 * t[k]:.1f} | {m[k]:.0f} | {m[k] - base:.0f} |")
     print(f"ratio TA-SFT/SFT: time {t['TA-SFT'] / t['SFT']:.3f}, peak memory {m['TA-SFT'] / m['SFT']:.3f}, "
           f"peak above pre-step {(m['TA-SFT'] - base) / max(m['SFT'] - base, 1e-9):.3f}")
+    return t, m, base
+
+
+def scaling(reps, vocabs=(32000, 49152, 128256), lengths=(128, 512), batch=4):
+    "TA-SFT's cost against vocabulary size and sequence length, on random Llamas (hidden 512, 4 layers, fp32 CPU)."
+    print(f"\n## scaling: TA-SFT step / SFT step, random Llama hidden 512, 4 layers, fp32 CPU, batch {batch} "
+          f"(1 harmful row), median of {reps}")
+    print("| V | T | SFT step (ms) | TA-SFT step (ms) | time ratio | peak memory ratio |\n|---|---|---|---|---|---|")
+    for V in vocabs:
+        model = random_llama(V, 512, 4, 8, 1376, torch.float32, "cpu")
+        for T in lengths:
+            t, m, _ = measure("", model, make_batch(V, batch, T, 1, T // 4, "cpu"), reps, False, quiet=True)
+            print(f"| {V} | {T} | {1e3 * t['SFT']:.0f} | {1e3 * t['TA-SFT']:.0f} | {t['TA-SFT'] / t['SFT']:.3f} | "
+                  f"{m['TA-SFT'] / m['SFT']:.3f} |", flush=True)
+        del model
 
 
 def random_llama(V, hidden, layers, heads, inter, dtype, device, seed=0):
@@ -108,8 +125,10 @@ def main():
     ap.add_argument("--reps", type=int, default=10)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--gpu-1b", action="store_true", help="also the ~1B Llama (V=128256) in bf16 on CUDA")
+    ap.add_argument("--scaling", action="store_true", help="only the table over V (32k, 49k, 128k) and T (128, 512)")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
+    if a.scaling: return scaling(min(a.reps, 5))
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
     from safetune.organism import load_organism
     org = load_organism(progress=False)

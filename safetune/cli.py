@@ -14,7 +14,8 @@ from . import __version__
 # %% auto #0
 __all__ = ['CONFIG_CLASSES', 'MODEL_HELP', 'COMMANDS', 'data_summary', 'demo_records', 'foundation_demo', 'write_organism',
            'run_eval', 'acd_answer', 'HelpFormatter', 'config_flag_specs', 'add_config_args', 'config_flags',
-           'write_config_flags', 'config_from_args', 'add_train_args', 'train_config_from_args', 'models_table', 'main']
+           'write_config_flags', 'config_from_args', 'add_train_args', 'train_config_from_args', 'busy_cpus',
+           'passive_openmp_waits', 'models_table', 'main']
 
 # %% ../nbs/90_cli.ipynb #e53c1a27
 def data_summary(path:str, # a benchmark file (XSTest: optionally with a `:safe`/`:unsafe`/`:all` selector) or dataset id
@@ -345,6 +346,28 @@ def train_config_from_args(args:argparse.Namespace, cls=None):
     if args.warmup_ratio is not None: args.warmup_steps = check_arg("warmup_ratio", args.warmup_ratio, 0, 1, hi_open=True)
     return config_from_args(cls or TrainConfig, args)
 
+# %% ../nbs/90_cli.ipynb #8e0908da
+def busy_cpus(seconds:float=0.2) -> float:
+    "CPUs' worth of work (not idle, not waiting for I/O) the machine did over `seconds`, from `/proc/stat`; 0 where unreadable."
+    def read():
+        with open("/proc/stat") as f: v = [int(x) for x in f.readline().split()[1:]]   # the "cpu" line, in clock ticks
+        return sum(v), v[3] + v[4]                                                      # all, idle + iowait
+    try:
+        (all0, idle0), _, (all1, idle1) = read(), time.sleep(seconds), read()
+    except (OSError, ValueError, IndexError): return 0.0
+    return 0.0 if all1 <= all0 else (1 - (idle1 - idle0) / (all1 - all0)) * (os.cpu_count() or 1)
+
+def passive_openmp_waits(busy:float|None=None, # CPUs other processes keep busy (None: measure with `busy_cpus`)
+                         threshold:float=0.5, # from this many busy CPUs on, waiting threads sleep
+                        ) -> bool:
+    """Make OpenMP's waiting threads sleep (`OMP_WAIT_POLICY=PASSIVE`) when other processes keep the CPUs busy, unless the
+    user chose a policy or torch is loaded already (OpenMP read its settings then); True when it set the policy. Child
+    processes inherit it."""
+    if "torch" in sys.modules or "OMP_WAIT_POLICY" in os.environ: return False
+    if (busy_cpus() if busy is None else busy) < threshold: return False
+    os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
+    return True
+
 # %% ../nbs/90_cli.ipynb #9fe3afc8
 MODEL_HELP = "a model name (organism, smollm2-135m-instruct), a local Hugging Face directory, a .gguf file or a hub id"
 _TEMPLATE_HELP = ("a Jinja chat-template file, for a model without a chat template (a base model); it replaces the "
@@ -623,7 +646,9 @@ COMMANDS = {("demo", None): _run_demo, ("organism", None): _run_organism, ("foun
 def main(argv:list[str]|None=None) -> int:
     "Entry point of the `safetune` command: parse, then run the subcommand's handler from `COMMANDS`."
     argv = sys.argv[1:] if argv is None else list(map(str, argv))
-    if not {"-h", "--help"} & set(argv): _parser(argv, recipes=False).parse_args(argv)   # argument errors before any torch import
+    if not {"-h", "--help"} & set(argv):
+        _parser(argv, recipes=False).parse_args(argv)                # argument errors before any torch import
+        passive_openmp_waits()                                       # likewise: OpenMP reads it when torch loads ("On a busy machine")
     a = _parser(argv).parse_args(argv)
     from safetune.data import DataError
     if getattr(a, "judge", None) == "world": import safetune.world  # registers the organism's judge with `make_judge`
