@@ -417,6 +417,8 @@ def _parser(argv:list[str]|None=None, # the arguments about to be parsed: a comm
                    "chat model: " + MODEL_HELP.replace("a model name (organism, ", "a name (") + ", on AdvBench, XSTest and the Alpaca seed tasks")
     d.add_argument("--data", default=None, help="with a real --model: the folder holding advbench/, xstest/, alpaca_seed/ and "
                    "safety_tuned_llamas/ (default: $SAFETUNE_DATA, else ../shared/data)")
+    d.add_argument("--fp32", action="store_true", help="with a real --model: fp32 throughout instead of bf16 autocast (slower; the "
+                   "numbers differ slightly)")
     o = sub.add_parser("organism", help="write the model organism as a Hugging Face directory, with its world as JSONL")
     o.add_argument("--out", required=True, help="output directory")
     o.add_argument("--rebuild", action="store_true", help="train it from code into the cache (about 2 minutes) instead of copying the pinned weights")
@@ -541,10 +543,11 @@ def _run_demo(a):
     t0 = time.time()
     if a.model == "organism":
         if a.data is not None: raise ValueError("--data is for a real --model: the organism brings its own world")
+        if a.fp32: raise ValueError("--fp32 is for a real --model: the organism demo runs in fp32")
         c = demo(a.out, a.quick, a.seed)
     else:
         from safetune.real_demo import real_demo
-        c = real_demo(a.out, a.model, a.quick, a.seed, a.data)
+        c = real_demo(a.out, a.model, a.quick, a.seed, a.data, bf16=not a.fp32)
     print(summary_markdown(c.summary))
     print(f"done in {time.time() - t0:.0f} s; wrote results.csv, summary.csv, results.md, summary.md and figures into {a.out}")
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os, tempfile, time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-import numpy as np, pandas as pd
+import numpy as np, pandas as pd, torch
 from tqdm.auto import tqdm
 from .core import Record, load_model, seed_everything
 from .data import DataError, load_benchmark, split_records
@@ -24,11 +24,11 @@ from .recipes import SMOLLM2_TRAIN, MODEL_RECIPES
 from .compare import Arm, Comparison, FlagGuard, probe_steps, summary, write_results
 
 # %% auto #0
-__all__ = ['DATA_FILES', 'REAL_COLUMNS', 'find_data', 'RealData', 'real_data', 'RealDemoConfig', 'real_benchmarks',
-           'answered_rows', 'real_evaluate', 'flat', 'RealProbe', 'score_real_arm', 'own_unsafe_answers', 'sft_setups',
-           'real_sft_arms', 'real_red_flag_arm', 'real_mistake_arms', 'real_acd_fit', 'real_alpha_curve',
-           'choose_alpha', 'real_acd_arms', 'real_flag_roc', 'val_map', 'choose_steps', 'run_real_comparison',
-           'about_real', 'real_demo']
+__all__ = ['DATA_FILES', 'REAL_COLUMNS', 'find_data', 'RealData', 'real_data', 'RealDemoConfig', 'demo_precision',
+           'real_benchmarks', 'answered_rows', 'real_evaluate', 'flat', 'RealProbe', 'score_real_arm',
+           'own_unsafe_answers', 'sft_setups', 'real_sft_arms', 'real_red_flag_arm', 'real_mistake_arms',
+           'real_acd_fit', 'real_alpha_curve', 'choose_alpha', 'real_acd_arms', 'real_flag_roc', 'val_map',
+           'choose_steps', 'run_real_comparison', 'about_real', 'real_demo']
 
 # %% ../nbs/51_real_demo.ipynb #c00f9738
 DATA_FILES = dict(harmful="advbench/harmful_behaviors.csv", safe="xstest/xstest_prompts.csv",
@@ -86,6 +86,8 @@ class RealDemoConfig:
     alphas: tuple = field(default=(0.0, 0.5, 1.0), metadata={"help": "ACD: the α curve on val; the demo's α is chosen from it"})
     n_probe: int = field(default=16, metadata={"help": "val prompts per set for the curves over training and the α curve"})
     n_probes: int = field(default=3, metadata={"help": "points of the curves over training (step 0 included)"})
+    bf16: bool = field(default=True, metadata={"help": "bf16 autocast: matrix products in bf16, weights, optimiser and softmaxes in "
+                                                       "fp32 (`demo_precision`); False: fp32 throughout (slower; numbers differ slightly)"})
 
     @classmethod
     def quick(cls, **kw):
@@ -97,6 +99,12 @@ class RealDemoConfig:
         "The shared training settings of every arm (LoRA, constant learning rate after a short warm-up)."
         return SMOLLM2_TRAIN | dict(max_steps=self.steps, learning_rate=self.learning_rate, max_length=self.max_length,
                                     logging_steps=max(1, self.steps // 4), seed=self.seed) | kw
+
+# %% ../nbs/51_real_demo.ipynb #9f13c04d
+def demo_precision(bf16:bool, # bf16 autocast, else a context that changes nothing
+                   device_type:str="cpu") -> torch.autocast:
+    "The demo's precision context: bf16 autocast without the weight cache (training runs inside it: a cached cast would go stale)."
+    return torch.autocast(device_type, dtype=torch.bfloat16, enabled=bf16, cache_enabled=False)
 
 # %% ../nbs/51_real_demo.ipynb #ed1f5833
 def real_benchmarks(data:RealData, split:str, n:int) -> list[Benchmark]:
@@ -132,14 +140,18 @@ def flat(table:pd.DataFrame) -> dict:
 # %% ../nbs/51_real_demo.ipynb #0024f19d
 class RealProbe(ProbeCallback):
     "Every `REAL_COLUMNS` score on `n` val prompts per set (default `cfg.n_probe`) at `steps`; its own time is kept in `.seconds`."
-    def __init__(self, tokenizer, data:RealData, cfg:RealDemoConfig, steps:list[int], n:int|None=None):
-        benches, self.seconds = real_benchmarks(data, "val", n or cfg.n_probe), 0.0
+    def __init__(self, tokenizer, data:RealData, cfg:RealDemoConfig, steps:list[int], n:int|None=None,
+                 start:dict|None=None): # step 0's scores when already known (the untrained model's: shared by every arm)
+        benches, self.seconds, self.start = real_benchmarks(data, "val", n or cfg.n_probe), 0.0, start
         def fn(model):
             t = time.perf_counter()
             s = flat(real_evaluate(model, tokenizer, benches, cfg, n_boot=10))
             self.seconds += time.perf_counter() - t
             return s
         super().__init__(fn, steps)
+    def on_train_begin(self, args, state, control, model=None, **kw):
+        if 0 in self.steps and self.start is not None: self.rows.append({"step": 0, **self.start})
+        else: super().on_train_begin(args, state, control, model=model, **kw)
 
 def score_real_arm(arm:Arm, data:RealData, cfg:RealDemoConfig) -> pd.DataFrame:
     "The arm's tidy rows on the test split: direct requests on all three sets, then each prefilling attack on AdvBench."
@@ -176,14 +188,15 @@ def sft_setups(data:RealData, pool:list[Record], cfg:RealDemoConfig) -> list[tup
 
 def real_sft_arms(model, tokenizer, data:RealData, pool:list[Record], pool_s:float, cfg:RealDemoConfig, progress:bool=False) -> list[Arm]:
     "SFT on the seed tasks alone, SFT + N safety examples, and TA-SFT (SFT − λ·EMD to the model's own unsafe answers)."
-    arms = []
+    arms, start = [], None
     for name, role, objective, main, aux in tqdm(sft_setups(data, pool, cfg), desc="arms", leave=False, disable=not progress):
-        probe, extra_s = RealProbe(tokenizer, data, cfg, probe_steps(cfg.steps, cfg.n_probes)), pool_s if aux else 0.0
+        probe, extra_s = RealProbe(tokenizer, data, cfg, probe_steps(cfg.steps, cfg.n_probes), start=start), pool_s if aux else 0.0
         res = train(model, tokenizer, objective, main, aux, TrainConfig(**cfg.train_config(aux_batch_size=4 if aux else 0)), [probe],
                     progress=False)
         arms.append(Arm(name, "TA-SFT" if role == "method" else "baseline", role, merged(res.model).eval(), tokenizer,
                         cost_s=res.seconds - probe.seconds + extra_s, changes="weights", probes=_curves(probe, cfg.steps)))
-    return arms
+        start = {k: v for k, v in probe.rows[0].items() if k != "step"} if probe.rows and probe.rows[0]["step"] == 0 else None
+    return arms                                                      # step 0 is the untrained model: scored once, for the first arm
 
 def real_red_flag_arm(model, tokenizer, data:RealData, pool:list[Record], pool_s:float, cfg:RealDemoConfig) -> Arm:
     "The red flag trained on the model's own unsafe answers and the seed tasks, behind a `FlagGuard` that refuses flagged answers."
@@ -253,14 +266,16 @@ def real_flag_roc(arm:Arm, data:RealData, cfg:RealDemoConfig) -> dict:
 def val_map(model, tokenizer, data:RealData, cfg:RealDemoConfig, steps:int=48, every:int=12, n:int=24, pool:list[Record]|None=None,
             progress:bool=True) -> pd.DataFrame:
     "Each SFT-family arm (`sft_setups`) trained once for `steps`, all `REAL_COLUMNS` on `n` val prompts per set every `every` steps."
-    pool = pool if pool is not None else own_unsafe_answers(model, tokenizer, data, cfg)[0]
-    rows = []
-    for name, _, objective, main, aux in tqdm(sft_setups(data, pool, cfg), desc="val map", disable=not progress):
-        seed_everything(cfg.seed)
-        probe = RealProbe(tokenizer, data, cfg, list(range(0, steps + 1, every)), n)
-        train(model, tokenizer, objective, main, aux, TrainConfig(**cfg.train_config(max_steps=steps, aux_batch_size=4 if aux else 0)),
-              [probe], progress=False)
-        rows += [dict(arm=name, **r) for r in probe.rows]
+    with demo_precision(cfg.bf16, model.device.type):
+        pool = pool if pool is not None else own_unsafe_answers(model, tokenizer, data, cfg)[0]
+        rows, start = [], None
+        for name, _, objective, main, aux in tqdm(sft_setups(data, pool, cfg), desc="val map", disable=not progress):
+            seed_everything(cfg.seed)
+            probe = RealProbe(tokenizer, data, cfg, list(range(0, steps + 1, every)), n, start=start)
+            train(model, tokenizer, objective, main, aux, TrainConfig(**cfg.train_config(max_steps=steps, aux_batch_size=4 if aux else 0)),
+                  [probe], progress=False)
+            rows += [dict(arm=name, **r) for r in probe.rows]
+            start = {k: v for k, v in probe.rows[0].items() if k != "step"}  # step 0: the untrained model, the same for every arm
     return pd.DataFrame(rows)
 
 def choose_steps(vmap:pd.DataFrame) -> pd.Series:
@@ -274,7 +289,7 @@ def run_real_comparison(model="smollm2-135m-instruct", # a model name, a local d
                         progress:bool=True) -> Comparison:
     "Build every arm on a real chat model, score them on one harness with the three-way verdict, and measure the curves."
     d = data if isinstance(data, RealData) else real_data(data)      # a missing file fails here, before any work
-    stages, arms = {}, []
+    stages = {}
     names = ["model", "own unsafe answers", "TA-SFT and baselines", "red flag", "mistake analysis", "ACD",
              "ACD α curve (val)", "scoring", "red flag ROC"]
     bar = tqdm(names, desc="demo", disable=not progress)
@@ -283,7 +298,15 @@ def run_real_comparison(model="smollm2-135m-instruct", # a model name, a local d
         out = fn(); stages[name] = round(time.perf_counter() - t, 1); bar.update(); return out
     m, tok = stage("model", lambda: model if isinstance(model, tuple) else load_model(model, progress=False))
     m.eval()
-    arms += [Arm("base", "baseline", "baseline", m, tok),
+    with demo_precision(cfg.bf16, m.device.type):
+        arms, flag, alpha, table, roc = _real_arms(m, tok, d, cfg, stage, progress)
+    bar.close()
+    probes = pd.concat([a.probes.assign(method=a.name) for a in arms if a.probes is not None], ignore_index=True)
+    return Comparison(cfg, table, summary(table, REAL_COLUMNS), probes, alpha, roc, stages, arms)
+
+def _real_arms(m, tok, d:RealData, cfg:RealDemoConfig, stage, progress:bool):
+    "Every stage after loading the model: (arms, the red flag arm, the α curve, the tidy test table, the ROC)."
+    arms = [Arm("base", "baseline", "baseline", m, tok),
              Arm("manual safe system prompt", "baseline", "baseline", m, tok, system=PAPER_SAFE, changes="system prompt")]
     pool, pool_s = stage("own unsafe answers", lambda: own_unsafe_answers(m, tok, d, cfg))
     arms += stage("TA-SFT and baselines", lambda: real_sft_arms(m, tok, d, pool, pool_s, cfg, progress))
@@ -297,9 +320,7 @@ def run_real_comparison(model="smollm2-135m-instruct", # a model name, a local d
     inner = lambda xs, desc: tqdm(xs, desc=desc, leave=False, disable=not progress)   # progress inside the long stages
     table = stage("scoring", lambda: pd.concat([score_real_arm(a, d, cfg) for a in inner(arms, "arms")], ignore_index=True))
     roc = stage("red flag ROC", lambda: real_flag_roc(flag, d, cfg))
-    bar.close()
-    probes = pd.concat([a.probes.assign(method=a.name) for a in arms if a.probes is not None], ignore_index=True)
-    return Comparison(cfg, table, summary(table, REAL_COLUMNS), probes, alpha, roc, stages, arms)
+    return arms, flag, alpha, table, roc
 
 def about_real(c:Comparison, model:str) -> str:
     "The provenance paragraph of a real-model demo's tables."
@@ -308,7 +329,7 @@ def about_real(c:Comparison, model:str) -> str:
             f"behaviours (harmful = complied: neither refused nor degenerate, an upper bound on real harm), {n} XSTest safe "
             f"prompts (over-refusal) and {max(1, n // 2)} Alpaca seed tasks (utility = answered: neither refused nor "
             f"degenerate; ref. NLL: mean per-token NLL of their reference answers). Greedy decoding, {cfg.max_new_tokens} new "
-            f"tokens, the refusal judge's three-way verdict, exact (Clopper–Pearson) 95% intervals. ACD's α "
+            f"tokens, {'bf16 autocast' if cfg.bf16 else 'fp32'}, the refusal judge's three-way verdict, exact (Clopper–Pearson) 95% intervals. ACD's α "
             f"({choose_alpha(c.alpha):g}) was chosen on val. Cost: wall-clock seconds of training or prompt optimisation on "
             f"this machine, including data the method generates with the model.")
 
@@ -316,10 +337,13 @@ def real_demo(out:str|Path, # output directory
               model:str="smollm2-135m-instruct", # a model name, a local directory, a .gguf file or a hub id
               quick:bool=False, # `RealDemoConfig.quick()`: a smoke run
               seed:int=0, data:str|Path|None=None, # the public data folder (None: `find_data`)
-              progress:bool=True) -> Comparison:
+              progress:bool=True,
+              bf16:bool=True, # `RealDemoConfig.bf16`: bf16 autocast (False: fp32, the CLI's --fp32)
+             ) -> Comparison:
     "`safetune demo --model M`: run the comparison on a real chat model and write its results into `out` (as `safetune demo`)."
-    cfg = RealDemoConfig.quick(seed=seed) if quick else RealDemoConfig(seed=seed)
+    cfg = RealDemoConfig.quick(seed=seed, bf16=bf16) if quick else RealDemoConfig(seed=seed, bf16=bf16)
     c = run_real_comparison(model, cfg, data, progress)
-    cmd = f"safetune demo --model {model}" + (" --quick" if quick else "") + (f" --seed {seed}" if seed else "")
+    cmd = (f"safetune demo --model {model}" + (" --quick" if quick else "") + (f" --seed {seed}" if seed else "")
+           + ("" if bf16 else " --fp32"))
     write_results(c, out, cmd, about=about_real(c, model), utility_label="utility (seed tasks answered) →", alpha_split="val")
     return c

@@ -275,9 +275,10 @@ def test_demo_bad_data_folder_is_one_line_and_writes_nothing(tmp_path):
     assert r.returncode == 2 and "missing advbench/harmful_behaviors.csv" in r.stderr and len(r.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "demo").exists()
 
-def test_demo_data_is_for_a_real_model(tmp_path):
-    r = run("demo", "--data", tmp_path, "--out", tmp_path / "demo")
-    assert r.returncode == 2 and "--data is for a real --model" in r.stderr and not (tmp_path / "demo").exists()
+@pytest.mark.parametrize("flag", ["--data", "--fp32"])
+def test_demo_data_and_precision_are_for_a_real_model(tmp_path, flag):
+    r = run("demo", *([flag, tmp_path] if flag == "--data" else [flag]), "--out", tmp_path / "demo")
+    assert r.returncode == 2 and f"{flag} is for a real --model" in r.stderr and not (tmp_path / "demo").exists()
 
 def test_eval_benign_reports_refusal_degenerate_and_reference_nll(tmp_path, shared_data):
     "`--benign FILE`: utility rows from instructions with reference answers (here the seed tasks' short rows, as published)."
