@@ -418,7 +418,7 @@ def _parser(argv:list[str]|None=None, # the arguments about to be parsed: a comm
     d.add_argument("--data", default=None, help="with a real --model: the folder holding advbench/, xstest/, alpaca_seed/ and "
                    "safety_tuned_llamas/ (default: $SAFETUNE_DATA, else ../shared/data)")
     d.add_argument("--fp32", action="store_true", help="with a real --model: fp32 throughout instead of bf16 autocast (slower; the "
-                   "numbers differ slightly)")
+                   "numbers move as under another seed)")
     o = sub.add_parser("organism", help="write the model organism as a Hugging Face directory, with its world as JSONL")
     o.add_argument("--out", required=True, help="output directory")
     o.add_argument("--rebuild", action="store_true", help="train it from code into the cache (about 2 minutes) instead of copying the pinned weights")

@@ -87,7 +87,7 @@ class RealDemoConfig:
     n_probe: int = field(default=16, metadata={"help": "val prompts per set for the curves over training and the α curve"})
     n_probes: int = field(default=3, metadata={"help": "points of the curves over training (step 0 included)"})
     bf16: bool = field(default=True, metadata={"help": "bf16 autocast: matrix products in bf16, weights, optimiser and softmaxes in "
-                                                       "fp32 (`demo_precision`); False: fp32 throughout (slower; numbers differ slightly)"})
+                                                       "fp32 (`demo_precision`); False: fp32 throughout (slower; the numbers move as under another seed)"})
 
     @classmethod
     def quick(cls, **kw):
@@ -152,6 +152,10 @@ class RealProbe(ProbeCallback):
     def on_train_begin(self, args, state, control, model=None, **kw):
         if 0 in self.steps and self.start is not None: self.rows.append({"step": 0, **self.start})
         else: super().on_train_begin(args, state, control, model=model, **kw)
+    @property
+    def step0(self) -> dict|None:
+        "Step 0's scores (the untrained model's), to hand to the next arm's probe as `start`; None if step 0 was not probed."
+        return {k: v for k, v in self.rows[0].items() if k != "step"} if self.rows and self.rows[0]["step"] == 0 else None
 
 def score_real_arm(arm:Arm, data:RealData, cfg:RealDemoConfig) -> pd.DataFrame:
     "The arm's tidy rows on the test split: direct requests on all three sets, then each prefilling attack on AdvBench."
@@ -195,8 +199,8 @@ def real_sft_arms(model, tokenizer, data:RealData, pool:list[Record], pool_s:flo
                     progress=False)
         arms.append(Arm(name, "TA-SFT" if role == "method" else "baseline", role, merged(res.model).eval(), tokenizer,
                         cost_s=res.seconds - probe.seconds + extra_s, changes="weights", probes=_curves(probe, cfg.steps)))
-        start = {k: v for k, v in probe.rows[0].items() if k != "step"} if probe.rows and probe.rows[0]["step"] == 0 else None
-    return arms                                                      # step 0 is the untrained model: scored once, for the first arm
+        start = probe.step0                                          # step 0 is the untrained model: scored once, for the first arm
+    return arms
 
 def real_red_flag_arm(model, tokenizer, data:RealData, pool:list[Record], pool_s:float, cfg:RealDemoConfig) -> Arm:
     "The red flag trained on the model's own unsafe answers and the seed tasks, behind a `FlagGuard` that refuses flagged answers."
@@ -275,7 +279,7 @@ def val_map(model, tokenizer, data:RealData, cfg:RealDemoConfig, steps:int=48, e
             train(model, tokenizer, objective, main, aux, TrainConfig(**cfg.train_config(max_steps=steps, aux_batch_size=4 if aux else 0)),
                   [probe], progress=False)
             rows += [dict(arm=name, **r) for r in probe.rows]
-            start = {k: v for k, v in probe.rows[0].items() if k != "step"}  # step 0: the untrained model, the same for every arm
+            start = probe.step0                                      # step 0: the untrained model, the same for every arm
     return pd.DataFrame(rows)
 
 def choose_steps(vmap:pd.DataFrame) -> pd.Series:
@@ -307,7 +311,7 @@ def run_real_comparison(model="smollm2-135m-instruct", # a model name, a local d
 def _real_arms(m, tok, d:RealData, cfg:RealDemoConfig, stage, progress:bool):
     "Every stage after loading the model: (arms, the red flag arm, the α curve, the tidy test table, the ROC)."
     arms = [Arm("base", "baseline", "baseline", m, tok),
-             Arm("manual safe system prompt", "baseline", "baseline", m, tok, system=PAPER_SAFE, changes="system prompt")]
+            Arm("manual safe system prompt", "baseline", "baseline", m, tok, system=PAPER_SAFE, changes="system prompt")]
     pool, pool_s = stage("own unsafe answers", lambda: own_unsafe_answers(m, tok, d, cfg))
     arms += stage("TA-SFT and baselines", lambda: real_sft_arms(m, tok, d, pool, pool_s, cfg, progress))
     flag = stage("red flag", lambda: real_red_flag_arm(m, tok, d, pool, pool_s, cfg)); arms.append(flag)

@@ -4,6 +4,7 @@ import json, subprocess, sys
 from pathlib import Path
 
 from safetune.data import load_xstest
+import cli_runner
 from cli_runner import run
 
 def test_help_lists_commands():
@@ -274,6 +275,17 @@ def test_demo_bad_data_folder_is_one_line_and_writes_nothing(tmp_path):
     r = run("demo", "--model", _tiny_model_dir(tmp_path / "model"), "--data", tmp_path / "data", "--out", tmp_path / "demo")
     assert r.returncode == 2 and "missing advbench/harmful_behaviors.csv" in r.stderr and len(r.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "demo").exists()
+
+@pytest.mark.skipif(cli_runner.ALL_SUBPROCESS, reason="replaces real_demo in this process")
+@pytest.mark.parametrize("flags,bf16", [([], True), (["--fp32"], False)])
+def test_demo_precision_reaches_the_real_demo(tmp_path, monkeypatch, flags, bf16):
+    "A real --model runs `real_demo` in bf16 autocast unless --fp32 (here a stand-in records what it was asked)."
+    import safetune.real_demo
+    seen = {}
+    def stand_in(*args, **kw): seen.update(kw); raise RuntimeError("stand-in: stop here")
+    monkeypatch.setattr(safetune.real_demo, "real_demo", stand_in)
+    r = run("demo", "--model", "smollm2-135m-instruct", *flags, "--out", tmp_path / "demo")
+    assert "stand-in: stop here" in r.stderr and seen == {"bf16": bf16}, r.stderr
 
 @pytest.mark.parametrize("flag", ["--data", "--fp32"])
 def test_demo_data_and_precision_are_for_a_real_model(tmp_path, flag):
