@@ -25,7 +25,8 @@ from .core import (IGNORE_INDEX, ChatTemplateError, Record, atomic_write, check_
                            supports_system_role)
 from .evaluate import (REFUSAL_TEXTS, Generation, RefusalJudge, make_judge, _strip_trailing, check_context,
                                check_decoding, generate, stop_token_ids)
-from .train import _SCHEDULERS, Objective, ObjectiveTrainer, TrainConfig, shift_labels, unlikelihood
+from .train import (_SCHEDULERS, Objective, ObjectiveTrainer, TrainConfig, keeps_logits, kept_positions, shift_labels,
+                            unlikelihood)
 from .data import load_benchmark, save_jsonl
 
 # %% auto #0
@@ -164,10 +165,14 @@ class SoftPromptModel(nn.Module):
         self.prompt = nn.Parameter(init.detach().float().clone())       # (n, d)
     def train(self, mode:bool=True):
         super().train(mode); self.model.eval(); return self            # the frozen LM never uses dropout here
-    def forward(self, input_ids, attention_mask, soft_mask, **_):
+    def forward(self, input_ids, attention_mask, soft_mask,
+                logits_to_keep:int=0, # only the last this many positions' logits (0: all), as in transformers
+                **_):
         emb = self.model.get_input_embeddings()(input_ids)                # (B, T, d), no grad
         emb = splice(emb, soft_mask, [self.prompt] * input_ids.shape[0])  # grad flows to the prompt only
-        return self.model(inputs_embeds=emb, attention_mask=attention_mask, position_ids=position_ids(attention_mask)).logits
+        keep = dict(logits_to_keep=logits_to_keep) if logits_to_keep and keeps_logits(self.model) else {}
+        logits = self.model(inputs_embeds=emb, attention_mask=attention_mask, position_ids=position_ids(attention_mask), **keep).logits
+        return logits if keep or not logits_to_keep else logits[:, -logits_to_keep:]
 
 TERMS = {"safe": dict(D_S="ce", D_HR="ce", D_HA="ul"), "adversarial": dict(D_S="ce", D_HR="ul", D_HA="ce")}
 
@@ -177,8 +182,11 @@ class OppositePromptLoss(Objective):
         if role not in TERMS: raise ValueError(f"role must be 'safe' or 'adversarial', got {role!r}")
         self.role = role
     def __call__(self, model, batch):
-        logits = model(batch["input_ids"], batch["attention_mask"], batch["soft_mask"])   # (B, T, V)
-        y = shift_labels(batch["labels"]); pos = y != IGNORE_INDEX                        # (B, T)
+        y = shift_labels(batch["labels"]); T = y.shape[1]                                  # (B, T)
+        cols = (y != IGNORE_INDEX).any(0).nonzero()                                        # logits read from cols[0] on
+        k = kept_positions(int(cols[0]), T) if len(cols) else T
+        logits = model(batch["input_ids"], batch["attention_mask"], batch["soft_mask"], logits_to_keep=k)   # (B, k, V)
+        y = y[:, T - k:]; pos = y != IGNORE_INDEX                                          # (B, k)
         logp = -F.cross_entropy(logits[pos].float(), y[pos], reduction="none")             # (N,) response tokens
         part = batch["partition"][:, None].expand_as(y)[pos]                               # (N,)
         loss, logs = logits.sum() * 0.0, {}

@@ -66,12 +66,13 @@ class FlagGuard:
     fallback: Callable|None = None # a `generate`-compatible decoder for flagged prompts (None: refuse)
     refusal: str = REFUSAL # what a flagged answer becomes
     threshold: float|None = None # flag when P(flag) > threshold (None: when the flag is the argmax)
+    first_passes: dict|None = field(default=None, repr=False) # one dict shared by guards of the same model: a watched pass
+                                                              # already made (same weights, prompts, settings) is reused
     def __call__(self, model, tokenizer, records, system=None, prefills=None, batch_size:int=64, progress:bool=False, **kw):
         if kw.get("num_samples", 1) != 1: raise ValueError("FlagGuard decodes one answer per prompt (num_samples=1)")
         prefills = list(prefills) if prefills is not None else [""] * len(records)
-        gens, stats = generate_flagged(model, tokenizer, records, self.flag_id, "monitor", self.threshold, prefills, system,
-                                       batch_size, **kw)
-        self.flagged = flagged = [s["flagged"] for s in stats]      # kept for inspection
+        gens, flagged = self._watched(model, tokenizer, records, system, prefills, batch_size, kw)
+        self.flagged = flagged                                      # kept for inspection
         hit = [i for i, f in enumerate(flagged) if f]
         if not hit: return gens
         if self.fallback is None:
@@ -81,6 +82,19 @@ class FlagGuard:
                                   batch_size=batch_size, progress=False, **kw)
         for i, g in zip(hit, again): gens[i] = g
         return gens
+    def _watched(self, model, tokenizer, records, system, prefills, batch_size, kw) -> tuple[list, list[bool]]:
+        "The flag-watching pass: (answers, flagged), read from `first_passes` when this model, with these weights, made it already."
+        key = None
+        if self.first_passes is not None:                           # the weights' sum tells a model trained since apart
+            weights = sum(p.detach().double().sum().item() for p in model.parameters())
+            key = repr((id(model), weights, self.flag_id, self.threshold, records, system, prefills, batch_size, sorted(kw.items())))
+            if key in self.first_passes: return [list(x) for x in self.first_passes[key]]
+        gens, stats = generate_flagged(model, tokenizer, records, self.flag_id, "monitor", self.threshold, prefills, system,
+                                       batch_size, **kw)
+        flagged = [s["flagged"] for s in stats]
+        if key is not None: self.first_passes[key] = (list(gens), list(flagged))
+        return gens, flagged
+
 
 # %% ../nbs/50_compare.ipynb #9da14da7
 @dataclass
@@ -146,7 +160,7 @@ FLAG = ORGANISM_RECIPES["red-flag"]["flag"]   # the organism's reserved token th
 
 def red_flag_arm(org, cfg:DemoConfig) -> Arm:
     "The red flag model behind a `FlagGuard` that refuses flagged answers."
-    guard = FlagGuard(org.tokenizer.convert_tokens_to_ids(FLAG))
+    guard = FlagGuard(org.tokenizer.convert_tokens_to_ids(FLAG), first_passes={})   # shared with red flag → ACD
     probe = ValProbe(org.tokenizer, org.world, probe_steps(cfg.flag_steps, cfg.n_probes), cfg.n_probe, decode=guard)
     model, fid, secs = organism_flag_run(org, "red flag", seed=cfg.seed, steps=cfg.flag_steps, flag=FLAG, callbacks=[probe])
     assert fid == guard.flag_id
@@ -182,7 +196,7 @@ def acd_arms(org, prompts, seconds:float, cfg:DemoConfig) -> list[Arm]:
 
 def composition_arm(org, flag_arm:Arm, acd_arm:Arm) -> Arm:
     "Red flag → ACD: the red flag model decodes plainly until it flags; a flagged prompt is answered again with `acd_arm`'s ACD."
-    guard = FlagGuard(flag_arm.decode.flag_id, fallback=acd_arm.decode)
+    guard = FlagGuard(flag_arm.decode.flag_id, fallback=acd_arm.decode, first_passes=flag_arm.decode.first_passes)
     return Arm("red flag → ACD", "composition", "composition", flag_arm.model, org.tokenizer, guard,
                cost_s=flag_arm.cost_s + acd_arm.cost_s, changes="weights + decoding")
 

@@ -206,7 +206,7 @@ def real_red_flag_arm(model, tokenizer, data:RealData, pool:list[Record], pool_s
     "The red flag trained on the model's own unsafe answers and the seed tasks, behind a `FlagGuard` that refuses flagged answers."
     t, rf = time.perf_counter(), RedFlagConfig(**cfg.train_config())
     m, tok = red_flag(model, tokenizer, pool, data.benign["train"], rf, progress=False)
-    return Arm("red flag", "red flag", "method", m.eval(), tok, decode=FlagGuard(tok.convert_tokens_to_ids(rf.flag)),
+    return Arm("red flag", "red flag", "method", m.eval(), tok, decode=FlagGuard(tok.convert_tokens_to_ids(rf.flag), first_passes={}),
                cost_s=time.perf_counter() - t + pool_s, changes="weights + decoding")
 
 def real_mistake_arms(model, tokenizer, data:RealData, pool:list[Record], pool_s:float, cfg:RealDemoConfig) -> list[Arm]:
@@ -320,7 +320,8 @@ def _real_arms(m, tok, d:RealData, cfg:RealDemoConfig, stage, progress:bool):
     alpha = stage("ACD α curve (val)", lambda: real_alpha_curve(m, tok, d, prompts, cfg))
     arms += real_acd_arms(m, tok, prompts, acd_s, choose_alpha(alpha))
     arms.append(Arm("red flag → ACD", "composition", "composition", flag.model, flag.tokenizer,
-                    FlagGuard(flag.decode.flag_id, fallback=arms[-1].decode), cost_s=flag.cost_s + acd_s, changes="weights + decoding"))
+                    FlagGuard(flag.decode.flag_id, fallback=arms[-1].decode, first_passes=flag.decode.first_passes),
+                    cost_s=flag.cost_s + acd_s, changes="weights + decoding"))   # decodes only what the flag raised
     inner = lambda xs, desc: tqdm(xs, desc=desc, leave=False, disable=not progress)   # progress inside the long stages
     table = stage("scoring", lambda: pd.concat([score_real_arm(a, d, cfg) for a in inner(arms, "arms")], ignore_index=True))
     roc = stage("red flag ROC", lambda: real_flag_roc(flag, d, cfg))

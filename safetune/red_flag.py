@@ -15,8 +15,9 @@ import torch.nn.functional as F
 from tokenizers import AddedToken
 from transformers import LogitsProcessor, LogitsProcessorList, PreTrainedModel, PreTrainedTokenizerBase
 from .core import IGNORE_INDEX, Record, check_arg, ensure_pad_token, format_chat, load_model, seed_everything
-from .train import (Objective, TrainConfig, check_choices, check_output_dir, frozen_reference, is_main_process, merged,
-                            process_info, reference_logits, require_responses, save_model, shift_labels, train, unwrap)
+from .train import (Objective, TrainConfig, check_choices, check_output_dir, frozen_reference, is_main_process, keeps_logits,
+                            kept_positions, merged, process_info, reference_logits, require_responses, save_model, shift_labels,
+                            train, unwrap)
 from .evaluate import PrefillAttack, generate, stop_token_ids
 from .data import answer_missing, load_benchmark, save_self_generated, self_generated_counts
 
@@ -160,28 +161,35 @@ class RedFlag(Objective):
         self._frozen, self._ready = frozen_reference(model), True
     def __call__(self, model, batch):
         if not self._ready: self.setup(model)                                                               # called directly
-        logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits        # (B, T, V)
+        T, harm, y = batch["input_ids"].shape[1], batch["part"].bool()[:, None], shift_labels(batch["labels"])   # y: (B, T)
+        # every term reads positions from o on: the flag's range (from rf_lo) and the benign response tokens
+        starts = torch.cat([batch["rf_lo"][harm[:, 0]], ((y != IGNORE_INDEX) & ~harm).nonzero()[:, 1]])
+        o = int(starts.min()) if len(starts) else T - 1
+        keep = dict(logits_to_keep=kept_positions(o, T)) if o > 0 and keeps_logits(model) else {}
+        o = T - keep["logits_to_keep"] if keep else 0                                                        # the first kept position
+        logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], **keep).logits  # (B, T − o, V)
         ref = reference_logits(model, dict(input_ids=batch["ref_input_ids"], attention_mask=batch["ref_attention_mask"]),
-                               frozen=self._frozen)                                                          # (B, T, V) unflagged
-        B, T, _ = logits.shape
-        pos, harm = torch.arange(T, device=logits.device)[None], batch["part"].bool()[:, None]
-        # L_rf: positions rf_lo..rf_hi of harmful rows predict the flag
-        rf_mask = harm & (pos >= batch["rf_lo"][:, None]) & (pos <= batch["rf_hi"][:, None])               # (B, T)
-        lp_rf = logits[..., self.flag_id].float() - logits.float().logsumexp(-1)                            # (B, T) log P(flag)
-        if self.rf_loss == "per_position": l_rf = -lp_rf[rf_mask].mean()
+                               frozen=self._frozen, **keep)                                                  # (B, T − o, V) unflagged
+        pos = torch.arange(o, T, device=logits.device)[None]                                                 # (1, T − o) absolute
+        # L_rf: positions rf_lo..rf_hi of harmful rows predict the flag; log P(flag) only there (no (B, T, V) logsumexp)
+        rf_mask = harm & (pos >= batch["rf_lo"][:, None]) & (pos <= batch["rf_hi"][:, None])               # (B, T − o)
+        z = logits[rf_mask].float()                                                                         # (N_rf, V)
+        lp_rf = z[:, self.flag_id] - z.logsumexp(-1)                                                        # (N_rf,) log P(flag)
+        if self.rf_loss == "per_position": l_rf = -lp_rf.mean()
         else:
-            s = torch.where(rf_mask, torch.log1p(-lp_rf.exp().clamp(max=1 - 1e-6)), 0.0).sum(-1)           # log Π(1 − p_j)
+            s = torch.zeros(rf_mask.shape, dtype=lp_rf.dtype, device=lp_rf.device).masked_scatter(
+                rf_mask, torch.log1p(-lp_rf.exp().clamp(max=1 - 1e-6))).sum(-1)                           # log Π(1 − p_j)
             l_rf = -torch.log((-torch.expm1(s[harm[:, 0]])).clamp_min(1e-12)).mean()           # −log(1 − Π(1 − p_j))
         # L_harm: flagged positions q >= cut (up to the last prediction) vs reference positions q − 1
-        h_mask = harm & (pos >= batch["cut"][:, None]) & (pos < batch["length"][:, None] - 1)              # (B, T)
-        r_idx = h_mask.nonzero()
+        h_mask = harm & (pos >= batch["cut"][:, None]) & (pos < batch["length"][:, None] - 1)              # (B, T − o)
+        r_idx = h_mask.nonzero()                                                                            # q − 1 >= o: cut > rf_lo >= o
         l_harm = _kl(ref[r_idx[:, 0], r_idx[:, 1] - 1], logits[h_mask])
         # L_benign: response positions of benign rows, same positions in the reference
-        b_mask = (shift_labels(batch["labels"]) != IGNORE_INDEX) & ~harm                                    # (B, T)
+        b_mask = (y[:, o:] != IGNORE_INDEX) & ~harm                                                         # (B, T − o)
         l_benign = _kl(ref[b_mask], logits[b_mask])
         loss = self.alpha_rf * l_rf + self.alpha_harm * l_harm + self.alpha_benign * l_benign
-        return loss, {"rf": l_rf.item(), "harm": l_harm.item(), "benign": l_benign.item(),
-                      "p_rf": lp_rf[rf_mask].exp().mean().item()}
+        return loss, {"rf": l_rf.item(), "harm": l_harm.item(), "benign": l_benign.item(), "p_rf": lp_rf.exp().mean().item()}
+
 
 # %% ../nbs/20_red_flag.ipynb #892d0d25
 class FlagDetector(LogitsProcessor):

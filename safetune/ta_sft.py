@@ -17,8 +17,8 @@ from .core import IGNORE_INDEX, Record, atomic_write, check_arg, load_model
 from .data import answer_missing, load_benchmark, save_self_generated, self_generated, self_generated_counts
 from .emd import spread_bound, unit_rows
 from .train import (SFT, Objective, TrainConfig, check_choices, check_output_dir, frozen_reference, is_main_process,
-                            merged, reference_logits, require_responses, response_ce, save_model, shift_labels, train,
-                            unlikelihood, unwrap)
+                            merged, reference_logits, require_responses, response_ce, response_logits, save_model, shift_labels,
+                            train, unlikelihood, unwrap)
 
 # %% auto #0
 __all__ = ['emd_embedding', 'TASFTTerms', 'response_positions', 'ta_sft_loss', 'TASFT', 'GradientAscent', 'Unlikelihood',
@@ -148,8 +148,6 @@ def ta_sft_loss(logits:torch.Tensor, # (B, T, V) one forward over main and harmf
     return TASFTTerms(loss, ce, emd, len(ce_idx), len(h_idx))
 
 # %% ../nbs/11_ta_sft.ipynb #cc12346d
-def _forward(model, batch): return model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
-
 class TASFT(Objective):
     "TA-SFT: CE on main rows − λ · mean semantic EMD on harmful rows (one-hot closed form or soft-target bound)."
     uses_aux = True
@@ -184,13 +182,13 @@ class TASFT(Objective):
         if self._unit.device != dev: self._unit = self._unit.to(dev)
         harmful = batch["part"].bool()
         mu_q, sd_q = self.soft_target(model, batch, harmful) if self.target == "soft" else (None, None)
-        t = ta_sft_loss(_forward(model, batch), batch["labels"], harmful, self._unit, self.lam, mu_q, sd_q,
-                        self.margin, self.chunk_size)
+        logits, labels = response_logits(model, batch)             # (B, K, V), (B, K): the prompt columns skipped
+        t = ta_sft_loss(logits, labels, harmful, self._unit, self.lam, mu_q, sd_q, self.margin, self.chunk_size)
         return t.loss, {"ce": t.ce.item(), "emd": t.emd.item()}
 
-def _aux_token_logp(logits, batch):
-    "Log-probabilities of the auxiliary rows' response tokens, (N_h,)."
-    y = shift_labels(batch["labels"]).masked_fill(~batch["part"].bool()[:, None], IGNORE_INDEX)
+def _aux_token_logp(logits, labels, part):
+    "Log-probabilities of the auxiliary rows' (`part` 1) response tokens, (N_h,)."
+    y = shift_labels(labels).masked_fill(~part.bool()[:, None], IGNORE_INDEX)
     pos = y != IGNORE_INDEX
     return -F.cross_entropy(logits[pos].float(), y[pos], reduction="none")
 
@@ -202,9 +200,9 @@ class _HarmPenalty(Objective):
         self.lam = lam
     def penalty(self, logp:torch.Tensor) -> tuple[torch.Tensor, dict]: raise NotImplementedError
     def __call__(self, model, batch):
-        logits = _forward(model, batch)
-        ce = response_ce(logits, batch["labels"], ~batch["part"].bool())
-        pen, logs = self.penalty(_aux_token_logp(logits, batch))
+        logits, labels = response_logits(model, batch)
+        ce = response_ce(logits, labels, ~batch["part"].bool())
+        pen, logs = self.penalty(_aux_token_logp(logits, labels, batch["part"]))
         return ce + self.lam * pen, {"ce": ce.item(), **logs}
 
 class GradientAscent(_HarmPenalty):

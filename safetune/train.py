@@ -6,7 +6,7 @@ Docs: https://safetune.github.io/safetune/train.html.md"""
 
 # %% ../nbs/04_train.ipynb #a02fbd8d
 from __future__ import annotations
-import copy, json, math, os, random, re, shutil, sys, tempfile, time, warnings
+import copy, inspect, json, math, os, random, re, shutil, sys, tempfile, time, warnings
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -25,9 +25,10 @@ from .core import IGNORE_INDEX, ChatCollator, Record, atomic_write, check_arg, e
 # %% auto #0
 __all__ = ['TrainConfig', 'check_choices', 'StepMixture', 'MixtureCollator', 'attention_targets', 'add_lora', 'process_info',
            'is_main_process', 'wait_for_everyone', 'merged', 'save_model', 'check_output_dir', 'check_finite',
-           'remove_stale_saves', 'Objective', 'shift_labels', 'response_ce', 'unlikelihood', 'SFT', 'unwrap',
-           'frozen_reference', 'reference_logits', 'ReplayOnResume', 'NonFiniteLossError', 'ObjectiveTrainer',
-           'ProbeCallback', 'StopWhen', 'TrainResult', 'check_vocab', 'require_responses', 'train']
+           'remove_stale_saves', 'Objective', 'shift_labels', 'response_ce', 'unlikelihood', 'unwrap', 'keeps_logits',
+           'kept_positions', 'response_logits', 'SFT', 'frozen_reference', 'reference_logits', 'ReplayOnResume',
+           'NonFiniteLossError', 'ObjectiveTrainer', 'ProbeCallback', 'StopWhen', 'TrainResult', 'check_vocab',
+           'require_responses', 'train']
 
 # %% ../nbs/04_train.ipynb #bf05b5c4
 _SCHEDULERS = [s.value for s in SchedulerType]
@@ -285,22 +286,42 @@ def response_ce(logits:torch.Tensor, # (B, T, V)
     "Mean cross-entropy over the response tokens of `rows`."
     y = shift_labels(labels)
     if rows is not None: y = y.masked_fill(~rows[:, None], IGNORE_INDEX)
-    if not (y != IGNORE_INDEX).any(): return logits.sum() * 0.0  # no response token: a zero that keeps the graph
-    return F.cross_entropy(logits.flatten(0, 1).float(), y.flatten(), ignore_index=IGNORE_INDEX)
+    pos = y != IGNORE_INDEX
+    if not pos.any(): return logits.sum() * 0.0                  # no response token: a zero that keeps the graph
+    return F.cross_entropy(logits[pos].float(), y[pos])         # only the response rows are cast to fp32
 
 def unlikelihood(logp:torch.Tensor) -> torch.Tensor:
     "Mean −log(1 − p) of token log-probabilities `logp` (N,), finite as p → 1."
     return -torch.log1p(-logp.exp().clamp(max=1 - 1e-6)).mean()
 
-class SFT(Objective):
-    "Plain SFT: the model's own causal-LM loss over every response token in the batch."
-    def __call__(self, model, batch):
-        out = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], labels=batch["labels"])
-        return out.loss, {"ce": out.loss.item()}
-
 def unwrap(model):
     "The model inside a `DistributedDataParallel`-style wrapper (`accelerate launch`), or `model` itself."
     return getattr(model, "module", model)
+
+def keeps_logits(model) -> bool:
+    "Does the causal LM's `forward` take `logits_to_keep` (every causal LM of recent transformers does)?"
+    m = unwrap(model)
+    m = m.get_base_model() if isinstance(m, PeftModel) else m
+    return "logits_to_keep" in inspect.signature(m.forward).parameters
+
+def kept_positions(first:int, # the earliest position whose logits a loss reads
+                   T:int) -> int:
+    "`logits_to_keep` for logits read from position `first` on: the last T − first positions (at least one)."
+    return max(1, T - max(0, first))
+
+def response_logits(model, batch:dict) -> tuple[torch.Tensor, torch.Tensor]:
+    "Logits of the positions from the one before the batch's earliest response token on, (B, K, V), and the labels cut alike, (B, K)."
+    labels, T = batch["labels"], batch["labels"].shape[1]
+    cols = (labels != IGNORE_INDEX).any(0).nonzero()                 # columns holding a response token in some row
+    k = kept_positions(int(cols[0]) - 1, T) if len(cols) and keeps_logits(model) else T
+    kw = dict(logits_to_keep=k) if k < T else {}                     # the LM head skips the prompt columns no loss reads
+    return model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], **kw).logits, labels[:, T - k:]
+
+class SFT(Objective):
+    "Plain SFT: the mean cross-entropy over every response token in the batch (the model's causal-LM loss)."
+    def __call__(self, model, batch):
+        loss = response_ce(*response_logits(model, batch))
+        return loss, {"ce": loss.item()}
 
 def frozen_reference(model):
     "A frozen copy of `model` to serve as the reference, or None when its adapters can be disabled instead (PEFT)."
@@ -310,10 +331,11 @@ def frozen_reference(model):
 @torch.no_grad()
 def reference_logits(model, batch:dict, rows:torch.Tensor|None=None,
                      frozen=None, # `frozen_reference(model)`, needed when `model` has no adapters
+                     **kw, # passed to the forward, e.g. `logits_to_keep`
                     ) -> torch.Tensor:
     "Logits of the *base* model (adapters disabled, or the frozen copy) for `rows` of the batch; no grad."
     sel = (lambda x: x[rows]) if rows is not None else (lambda x: x)
-    kw = dict(input_ids=sel(batch["input_ids"]), attention_mask=sel(batch["attention_mask"]))
+    kw = dict(input_ids=sel(batch["input_ids"]), attention_mask=sel(batch["attention_mask"]), **kw)
     model = unwrap(model)                                          # no gradient sync needed for a no-grad pass
     if isinstance(model, PeftModel):
         with model.disable_adapter(): return model(**kw).logits
