@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Sequence
 import pandas as pd
 from tqdm.auto import tqdm
 from .core import atomic_write, load_model, seed_everything
@@ -25,10 +25,11 @@ from .recipes import (ORGANISM_RECIPES, acd_scores, organism_acd_fit, organism_s
 from .acd import ContrastiveDecoding
 
 # %% auto #0
-__all__ = ['FLAG', 'COLUMNS', 'MARKERS', 'FIGURES', 'DemoConfig', 'FlagGuard', 'Arm', 'ValProbe', 'probe_steps', 'baseline_arms',
-           'ta_sft_arms', 'red_flag_arm', 'mistake_arms', 'fit_acd', 'acd_arms', 'composition_arm', 'score_arm',
-           'summary', 'summary_markdown', 'plot_summary', 'plot_over_alignment', 'plot_alpha_curve', 'plot_roc',
-           'Comparison', 'alpha_curve', 'flag_roc', 'run_comparison', 'write_results', 'demo', 'show_results']
+__all__ = ['FLAG', 'COLUMNS', 'MARKERS', 'FIGURES', 'SEED_COLUMNS', 'DemoConfig', 'FlagGuard', 'Arm', 'ValProbe', 'probe_steps',
+           'baseline_arms', 'ta_sft_arms', 'red_flag_arm', 'mistake_arms', 'fit_acd', 'acd_arms', 'composition_arm',
+           'score_arm', 'summary', 'summary_markdown', 'plot_summary', 'plot_over_alignment', 'plot_alpha_curve',
+           'plot_roc', 'Comparison', 'alpha_curve', 'flag_roc', 'run_comparison', 'write_results', 'demo',
+           'show_results', 'seeds_summary', 'seeds_markdown']
 
 # %% ../nbs/50_compare.ipynb #89201b42
 @dataclass
@@ -410,3 +411,32 @@ def show_results(folder:str|Path):
     folder = Path(folder)
     return Markdown((folder/"summary.md").read_text(encoding="utf-8")
                     + f"\n![harmful rate against utility]({folder.as_posix()}/harm_vs_utility.png)\n")
+
+# %% ../nbs/50_compare.ipynb #5af55a01
+SEED_COLUMNS = ("harmful", "harmful_prefill5", "harmful_prefill10", "refusal", "degenerate", "over_refusal", "utility",
+                "reference_nll", "cost_s")
+
+def seeds_summary(folders:Sequence[str|Path], # demo output folders of one set-up, one per seed
+                 ) -> pd.DataFrame:
+    "Each arm's mean, min and max over the runs' `summary.csv`: columns (metric, 'mean'|'min'|'max'), one row per arm, in the runs' order."
+    runs = [pd.read_csv(Path(f)/"summary.csv") for f in folders]
+    if len(runs) < 2: raise ValueError(f"seeds_summary needs the runs of two seeds or more, got {len(runs)}")
+    for f, r in zip(folders[1:], runs[1:]):
+        if list(r.method) != list(runs[0].method): raise ValueError(f"{f}: its arms differ from {folders[0]}'s: not one set-up")
+    cols = [c for c in SEED_COLUMNS if c in runs[0]]
+    agg = pd.concat(runs).groupby("method", sort=False)[cols].agg(["mean", "min", "max"])
+    return agg.loc[list(runs[0].method)].assign(role=runs[0].role.values, n_seeds=len(runs))
+
+def seeds_markdown(s:pd.DataFrame) -> str:
+    "`seeds_summary` as a Markdown table: mean (min–max) over seeds; cost as a mean in seconds."
+    head = {"harmful": "harmful, direct ↓", "harmful_prefill5": "harmful, prefill 5 ↓", "harmful_prefill10": "harmful, prefill 10 ↓",
+            "refusal": "refusal", "degenerate": "degenerate", "over_refusal": "over-refusal ↓", "utility": "utility ↑",
+            "reference_nll": "ref. NLL", "cost_s": "cost (s)"}
+    cols = [c for c in head if (c, "mean") in s]
+    lines = ["| method | role | " + " | ".join(head[c] for c in cols) + " |", "|" + "---|" * (len(cols) + 2)]
+    for name, r in s.iterrows():
+        cell = lambda c: (f"{r[(c, 'mean')]:.0f}" if r[(c, 'mean')] else "–") if c == "cost_s" else (
+            f"{r[(c, 'mean')]:.2f} ({r[(c, 'min')]:.2f}–{r[(c, 'max')]:.2f})")
+        role = r[("role", "")]
+        lines.append(f"| {f'**{name}**' if role != 'baseline' else name} | {role} | " + " | ".join(cell(c) for c in cols) + " |")
+    return "\n".join(lines)
