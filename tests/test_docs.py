@@ -42,6 +42,17 @@ def test_readme_real_model_results_are_its_demo():
     import pandas as pd
     assert check_summary_md(demo) == len(pd.read_csv(demo / "summary.csv")) * 4   # direct, prefill 5, over-refusal, utility
 
+def test_readme_real_model_seeds_are_its_demos():
+    "The README's three-seed SmolLM2 table is `seeds_markdown` of the demo runs of seeds 0, 1 and 2 that `nbs/` holds."
+    from safetune.compare import seeds_markdown, seeds_summary
+    nbs, readme = make_readme.ROOT / "nbs", (make_readme.ROOT / "README.md").read_text(encoding="utf-8")
+    runs = [nbs / "demo_smollm2", nbs / "demo_smollm2_seed1", nbs / "demo_smollm2_seed2"]
+    for seed, run in enumerate(runs):
+        about = (run / "summary.md").read_text(encoding="utf-8")
+        assert f"LoRA, seed {seed}." in about and "`safetune demo --model smollm2-135m-instruct" in about, run
+    assert seeds_markdown(seeds_summary(runs)) in readme
+    assert readme.index(seeds_markdown(seeds_summary(runs))) < readme.index("nbs/demo_smollm2/harm_vs_utility.png")   # the headline first
+
 _href = re.compile(r'<a\s[^>]*?href="([^"#]*)[^"]*"')
 
 def test_internal_links_resolve(docs_site):
