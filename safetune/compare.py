@@ -425,7 +425,9 @@ def seeds_summary(folders:Sequence[str|Path], # demo output folders of one set-u
         if list(r.method) != list(runs[0].method): raise ValueError(f"{f}: its arms differ from {folders[0]}'s: not one set-up")
     cols = [c for c in SEED_COLUMNS if c in runs[0]]
     agg = pd.concat(runs).groupby("method", sort=False)[cols].agg(["mean", "min", "max"])
-    return agg.loc[list(runs[0].method)].assign(role=runs[0].role.values, n_seeds=len(runs))
+    out = agg.loc[list(runs[0].method)]
+    out[("role", "")], out[("n_seeds", "")] = runs[0].role.values, len(runs)
+    return out
 
 def seeds_markdown(s:pd.DataFrame) -> str:
     "`seeds_summary` as a Markdown table: mean (min–max) over seeds; cost as a mean in seconds."
