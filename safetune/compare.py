@@ -11,6 +11,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Sequence
 import pandas as pd
+import torch
 from tqdm.auto import tqdm
 from .core import atomic_write, load_model, seed_everything
 from .evaluate import REFUSAL, PrefillAttack, evaluate, generate
@@ -87,7 +88,7 @@ class FlagGuard:
         "The flag-watching pass: (answers, flagged), read from `first_passes` when this model, with these weights, made it already."
         key = None
         if self.first_passes is not None:                           # the weights' sum tells a model trained since apart
-            weights = sum(p.detach().double().sum().item() for p in model.parameters())
+            weights = sum(p.detach().sum(dtype=torch.float64).item() for p in model.parameters())   # no float64 copy of a tensor
             key = repr((id(model), weights, self.flag_id, self.threshold, records, system, prefills, batch_size, sorted(kw.items())))
             if key in self.first_passes: return [list(x) for x in self.first_passes[key]]
         gens, stats = generate_flagged(model, tokenizer, records, self.flag_id, "monitor", self.threshold, prefills, system,
