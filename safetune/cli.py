@@ -130,14 +130,14 @@ def _check_hint(hint:str) -> str:
                          f"{{{{ and }}}}), got {hint!r}")
     return hint
 
-def _eval_key(model, tokenizer, benches, system, attacks, max_new_tokens, batch_size, seed, decode_kw) -> str:
+def _eval_key(model, tokenizer, benches, system, attacks, max_new_tokens, batch_size, seed, decode_kw, defence=None) -> str:
     "A digest of everything that decides `run_eval`'s answers: weights, chat template, prompts and decoding settings."
     from safetune.core import tensor_hash
     fn = decode_kw.get("generate_fn")
     decoder = None if fn is None else [repr(fn.alpha), repr(fn.plausibility)] + [
         hashlib.sha256(p.detach().cpu().numpy().tobytes()).hexdigest() if hasattr(p, "detach") else repr(p) for p in (fn.safe, fn.adversarial)]
     parts = [tensor_hash(model), tokenizer.chat_template, system, attacks, max_new_tokens, batch_size, seed, decoder,
-             [[b.name, b.kind, [r.prompt for r in b.records]] for b in benches]]
+             [[b.name, b.kind, [r.prompt for r in b.records]] for b in benches]] + ([repr(defence)] if defence else [])
     return hashlib.sha256(json.dumps(parts, default=str).encode()).hexdigest()[:16]
 
 def run_eval(model:str, # a model name (organism, smollm2-135m-instruct), a local Hugging Face directory, a .gguf file or a hub id
@@ -158,6 +158,7 @@ def run_eval(model:str, # a model name (organism, smollm2-135m-instruct), a loca
              force:bool=False, # with `acd`: use a prompt file fitted on another model (type or embeddings differ)
              benign:str|None=None, # benign instructions with reference answers (e.g. the Alpaca seed tasks): utility
              attacks:list[str]|None=None, # attack specs (`safetune.attacks.ATTACKS`), each on the harmful prompts; None: none
+             defence:str|None=None, # a prompt defence (`safetune.defences.PROMPT_DEFENCES`) on every prompt, after the attack
             ):
     "Evaluate `model` on the files, under each attack; write `results.csv` and `generations.jsonl` into `out`; return the table."
     import pandas as pd
@@ -174,6 +175,13 @@ def run_eval(model:str, # a model name (organism, smollm2-135m-instruct), a loca
         if not flag_token and judge == "flag":
             raise ValueError(f"--judge flag needs --flag-token: {model} has no safetune.json naming its flag (`safetune train red-flag` writes one)")
     attack_list = [parse_attack(s, flag=flag_token) for s in specs]     # every spec checked before anything loads
+    if defence is not None:
+        from safetune.defences import parse_defence
+        dfn = parse_defence(defence)
+        clash = "--system" if system is not None else "--acd" if acd is not None else next((f"--attack {s!r}" for s in specs if s.startswith("system:")), None)
+        if dfn.system is not None and clash:
+            raise ValueError(f"--defence {defence} sets the system prompt: it cannot be combined with {clash}")
+    else: dfn = None
     from safetune.core import check_arg
     from safetune.evaluate import check_decoding
     if limit is not None: check_arg("limit", limit, 1)                # [:0] or [:-1] would silently drop rows
@@ -208,12 +216,12 @@ def run_eval(model:str, # a model name (organism, smollm2-135m-instruct), a loca
         p = OppositePrompts.load(acd, m, tok, force=force)
         kw["generate_fn"], tags = ContrastiveDecoding(p.safe, p.adversarial, alpha, plausibility), {**tags, "method": f"ACD alpha={alpha}"}
     out = Path(out)
-    journal = GenerationJournal(out/"generations.partial.jsonl", _eval_key(m, tok, benches, system, specs, max_new_tokens, batch_size, seed, kw))
+    journal = GenerationJournal(out/"generations.partial.jsonl", _eval_key(m, tok, benches, system, specs, max_new_tokens, batch_size, seed, kw, dfn))
     if journal.resumed: print(f"safetune eval: resuming: {journal.resumed} finished batches read back from {journal.path}", file=sys.stderr)
     harmful_benches, other_benches = [b for b in benches if b.kind == "harmful"], [b for b in benches if b.kind != "harmful"]
     runs = [(a, harmful_benches) for a in attack_list] + ([(None, other_benches)] if other_benches else [])   # nobody attacks safe prompts
     try:
-        res = [evaluate(m, tok, bs, judge=j, system=system, attack=a, tags=tags, max_new_tokens=max_new_tokens,
+        res = [evaluate(m, tok, bs, judge=j, system=system, attack=a, defence=dfn, tags=tags, max_new_tokens=max_new_tokens,
                         batch_size=batch_size, seed=seed, journal=journal, **kw) for a, bs in runs]
     except KeyboardInterrupt:
         raise KeyboardInterrupt(f"{len(journal.done)} finished batches are kept in {journal.path}; "
@@ -399,6 +407,12 @@ class _ListAttacks(argparse.Action):
         from safetune.attacks import list_attacks
         print(list_attacks()); parser.exit()
 
+class _ListDefences(_ListAttacks):
+    "`--list-defences`: print `safetune.defences.list_defences()` and exit."
+    def __call__(self, parser, namespace, values, option_string=None):
+        from safetune.defences import list_defences
+        print(list_defences()); parser.exit()
+
 def _parser(argv:list[str]|None=None, # the arguments about to be parsed: a command's config flags are built only for it
             recipes:bool=True, # make a named --model's recipe the defaults (imports safetune.recipes, hence torch)
            ) -> argparse.ArgumentParser:
@@ -442,6 +456,9 @@ def _parser(argv:list[str]|None=None, # the arguments about to be parsed: a comm
                    "unattacked): none, prefill[:N], sample:K[:T], template:NAME, system:TEXT, gcg[:STEPS], adaptive-gcg[:STEPS] "
                    "(see --list-attacks; default: none)")
     e.add_argument("--list-attacks", action=_ListAttacks, help="list the attack specs, what each does and where it comes from, and exit")
+    e.add_argument("--defence", default=None, metavar="NAME", help="a prompt defence on every prompt, after any attack: "
+                   "self-reminder or icd (see --list-defences; default: none)")
+    e.add_argument("--list-defences", action=_ListDefences, help="list the prompt defences and where each is published, and exit")
     e.add_argument("--prefill-tokens", type=int, default=0, help="prefilling attack: force the first N tokens of the harmful target "
                    "(the same as --attack prefill:N)")
     e.add_argument("--system", default=None, help="system prompt for every prompt")
@@ -561,7 +578,7 @@ def _run_foundation_demo(a):
 def _run_eval(a):
     t = run_eval(a.model, a.harmful, a.out, a.safe, a.judge, a.flag_token, a.prefill_tokens, a.system, a.limit,
                  a.max_new_tokens, a.batch_size, a.seed, a.hint, a.acd, a.alpha, a.plausibility, a.chat_template, a.force,
-                 benign=a.benign, attacks=a.attack)
+                 benign=a.benign, attacks=a.attack, defence=a.defence)
     cols = ["benchmark", "metric", "value", "ci_low", "ci_high", "n"]
     if set(t.attack) != {"none"}: cols.insert(0, "attack")
     print(t[cols].to_string(index=False, float_format="%.3f"))

@@ -42,10 +42,11 @@ class Record:
     category: str|None = None # a label: a harm category, "safe"/"unsafe", a task type ...
     source: str|None = None # where it came from, e.g. "harmful_behaviors.csv:row 3"
     meta: dict = field(default_factory=dict) # anything else the source carries (AdvBench target, tags ...)
+    history: list = field(default_factory=list) # earlier turns before `prompt`, as chat messages (e.g. in-context demonstrations)
 
     def to_dict(self) -> dict:
         "A JSON-ready dict, dropping empty fields."
-        return {k: v for k, v in asdict(self).items() if v not in (None, {})}
+        return {k: v for k, v in asdict(self).items() if v not in (None, {}, [])}
 
 # %% ../nbs/00_core.ipynb #db5c651b
 def seed_everything(seed:int=0, # the seed for `random`, NumPy and torch
@@ -89,15 +90,19 @@ def supports_system_role(tokenizer:PreTrainedTokenizerBase, chat_template:str|No
 def to_messages(prompt:str, # the user turn
                 response:str|None=None, # the assistant turn, if any
                 system:str|None=None, # the system prompt, if any
-                system_role:bool=True, # False: fold `system` into the user turn (templates with no system role)
+                system_role:bool=True, # False: fold `system` into the first user turn (templates with no system role)
+                history:list|tuple=(), # earlier turns, user and assistant alternating, before `prompt`
                ) -> list[dict]:
     "The message list for one exchange, in the `[{'role':..., 'content':...}]` format chat templates take."
-    msgs = []
-    if system and system_role: msgs.append({"role": "system", "content": system})
-    elif system: prompt = f"{system}\n\n{prompt}"
-    msgs.append({"role": "user", "content": prompt})
+    roles = [m.get("role") for m in history]
+    if roles != ["user", "assistant"] * (len(roles) // 2):
+        raise ValueError(f"history must alternate user and assistant turns, starting with a user turn and ending with an answer; got roles {roles}")
+    msgs = [{"role": m["role"], "content": m["content"]} for m in history] + [{"role": "user", "content": prompt}]
+    if system and system_role: msgs.insert(0, {"role": "system", "content": system})
+    elif system: msgs[0]["content"] = f"{system}\n\n{msgs[0]['content']}"
     if response is not None: msgs.append({"role": "assistant", "content": response})
     return msgs
+
 
 # %% ../nbs/00_core.ipynb #f652c99c
 def format_prompt(tokenizer:PreTrainedTokenizerBase, # any HF tokenizer with (or given) a chat template
@@ -109,7 +114,7 @@ def format_prompt(tokenizer:PreTrainedTokenizerBase, # any HF tokenizer with (or
     "The prompt text up to and including the assistant header (and `prefill`)."
     tmpl = get_chat_template(tokenizer, chat_template)
     msgs = to_messages(record.prompt, None, system if system is not None else record.system,
-                       supports_system_role(tokenizer, tmpl))
+                       supports_system_role(tokenizer, tmpl), record.history)
     return tokenizer.apply_chat_template(msgs, chat_template=tmpl, tokenize=False, add_generation_prompt=True) + prefill
 
 def format_chat(tokenizer:PreTrainedTokenizerBase, record:Record, system:str|None=None, chat_template:str|None=None,
@@ -119,7 +124,7 @@ def format_chat(tokenizer:PreTrainedTokenizerBase, record:Record, system:str|Non
     tmpl = get_chat_template(tokenizer, chat_template)
     prompt = format_prompt(tokenizer, record, system, "", tmpl)
     msgs = to_messages(record.prompt, record.response, system if system is not None else record.system,
-                       supports_system_role(tokenizer, tmpl))
+                       supports_system_role(tokenizer, tmpl), record.history)
     full = tokenizer.apply_chat_template(msgs, chat_template=tmpl, tokenize=False)
     if not full.startswith(prompt):
         raise ChatTemplateError("The chat template renders the prompt differently once a response follows, so the "

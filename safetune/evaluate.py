@@ -19,6 +19,7 @@ from tqdm.auto import tqdm
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from .attacks import Attack, Attacked, JAILBREAK_TEMPLATES, PrefillAttack, SamplingAttack, TemplateAttack  # re-exported
+from .defences import PromptDefence
 from .core import ChatCollator, Record, check_arg, encode_records, ensure_pad_token, format_prompt, seed_everything
 
 # %% auto #0
@@ -109,8 +110,9 @@ class GenerationJournal:
         self.resumed, self._written = len(self.done), False                      # batches read back; nothing written yet
     @staticmethod
     def batch_id(records:Sequence[Record], prefills:Sequence[str], max_new_tokens:int, system:str|None=None) -> str:
-        "A digest of one batch: its prompts, system prompts (`system` overrides the records') and prefills, in order, and the budget."
-        rows = [[r.prompt, r.system if system is None else system, p] for r, p in zip(records, prefills)] + [max_new_tokens]
+        "A digest of one batch: its prompts (with any earlier turns), system prompts (`system` overrides the records') and prefills, in order, and the budget."
+        rows = [[r.prompt, r.system if system is None else system, p] + ([r.history] if r.history else [])   # earlier turns, if any
+                for r, p in zip(records, prefills)] + [max_new_tokens]
         return hashlib.sha256(json.dumps(rows).encode()).hexdigest()[:16]
     def get(self, batch:str) -> list|None: return self.done.get(batch)   # [[response, raw], ...] in row order
     def put(self, batch:str, answers:list):
@@ -473,6 +475,7 @@ def evaluate(model:PreTrainedModel, # any causal LM
              judge:Judge|None=None, # harmful-rate judge (default: the refusal judge)
              system:str|None=None, # system prompt for every prompt
              attack:Attack|None=None, # applied to harmful benchmarks (`safetune.attacks`)
+             defence:PromptDefence|None=None, # a prompt defence on every benchmark, after the attack (`safetune.defences`)
              generate_fn:Callable=generate, # a `generate`-compatible decoding function
              tags:dict|None=None, # extra columns, e.g. {"model": "organism", "method": "base"}
              n_boot:int=2000, # bootstrap resamples (metrics with fractional per-prompt values only)
@@ -483,6 +486,7 @@ def evaluate(model:PreTrainedModel, # any causal LM
     tags = dict(tags or {}); tags.setdefault("judge", judge.name)
     flag = judge if isinstance(judge, FlagJudge) else None        # a flag is not a verdict on content: it adds flag_rate rows
     tags.setdefault("attack", getattr(attack, "name", "none"))
+    if defence is not None: tags.setdefault("defence", defence.name)
     if flag: judge = flag.content or RefusalJudge()
     rows, gen_rows = [], []
     for b in benchmarks:
@@ -492,8 +496,13 @@ def evaluate(model:PreTrainedModel, # any causal LM
             recs, prefills, b_system = a.records, a.prefills, a.system
             kw.update(a.generate_kwargs)
             if kw.get("do_sample"): kw.pop("journal", None)             # sampled answers would not repeat on a resumed run
-        gens = generate_fn(model, tokenizer, recs, system=b_system, prefills=prefills, **kw)
+        if defence is not None and defence.system is not None and b_system is not None:
+            raise ValueError(f"the {defence.name} defence sets the system prompt, so it cannot run with another one "
+                             f"(an attack's or the evaluation's: {b_system[:60]!r})")
+        shown = recs if defence is None else defence.apply(recs)       # what the model reads; judges read `recs`
+        gens = generate_fn(model, tokenizer, shown, system=b_system, prefills=prefills, **kw)
         k = len(gens) // len(recs)                                    # samples per prompt
+        if defence is not None: gens = [replace(g, record=recs[j // k]) for j, g in enumerate(gens)]   # (prompt-major)
         prompts, answers = [g.record.prompt for g in gens], [g.answer for g in gens]   # prefill + continuation
         ref = [not v.harmful and v.label == "refusal" for v in refusal(prompts, answers)]
         per = lambda xs: np.asarray(xs, float).reshape(len(recs), k)   # (prompts, samples)
@@ -513,6 +522,7 @@ def evaluate(model:PreTrainedModel, # any causal LM
             rows.append(_rows(b, "degenerate_rate", per([is_degenerate(a) and not r for a, r in zip(answers, ref)]).mean(1), tags, n_boot))
             if all(r.response for r in recs):                           # scored under the same system prompt as the answers
                 sys_recs = [replace(r, system=system) for r in recs] if system is not None else recs   # overrides, as in generate
+                if defence is not None: sys_recs = defence.apply(sys_recs)   # scored as the model read them
                 rows.append(_rows(b, "reference_nll", response_nlls(model, tokenizer, sys_recs), tags, n_boot))
         else:
             verdicts = None

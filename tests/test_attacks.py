@@ -65,3 +65,33 @@ def test_list_attacks():
     code = ("import sys; from safetune.cli import main\ntry: main(['eval', '--list-attacks'])\nexcept SystemExit: pass\n"
             "print(sorted(m for m in ('torch', 'transformers') if m in sys.modules))")
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip().endswith("[]")
+
+def test_defence_wraps_every_prompt_after_the_attack(world, tmp_path):
+    "`--defence`: every benchmark is answered under it (a `defence` column), the generations keep the user's request."
+    out = tmp_path/"eval"
+    args = ["eval", "--model", "organism", "--harmful", world/"test_harmful.jsonl", "--safe", world/"test_borderline.jsonl",
+            "--judge", "world", "--limit", "3", "--max-new-tokens", "8", "--attack", "template:roleplay", "--defence", "self-reminder", "--out", out]
+    assert main([str(a) for a in args]) == 0
+    t, g = pd.read_csv(out/"results.csv"), pd.read_json(out/"generations.jsonl", lines=True)
+    assert set(t.defence) == {"self-reminder"} and set(t.kind) == {"harmful", "safe"}
+    assert not g.prompt.str.contains("Remember, you should be").any()   # the reminder reached the model, not the table
+    assert g[g.kind == "harmful"].prompt.str.contains("DAN").all()       # the attack's wrapper is what was sent
+
+@pytest.mark.parametrize("extra, message", [(["--defence", "dan"], "unknown defence; one of self-reminder, icd"),
+                                            (["--defence", "self-reminder", "--system", "Be safe."], "cannot be combined with --system"),
+                                            (["--defence", "self-reminder", "--acd", "p.safetensors"], "cannot be combined with --acd"),
+                                            (["--defence", "self-reminder", "--attack", "system:Obey."], "cannot be combined with --attack 'system:Obey.'")])
+def test_bad_defence_is_one_line(extra, message, tmp_path, capsys):
+    "An unknown defence, or one that writes the system prompt beside another system prompt, is refused before anything loads."
+    rc = main(["eval", "--model", str(tmp_path/"no_model"), "--harmful", str(tmp_path/"none.jsonl"), *extra, "--out", str(tmp_path/"o")])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and err.count("\n") == 0 and message in err, err
+    assert not (tmp_path/"o").exists()
+
+def test_list_defences():
+    "`--list-defences` names each defence with its source, and loads no torch."
+    r = subprocess.run([SAFETUNE, "eval", "--list-defences"], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0 and "self-reminder" in r.stdout and "icd" in r.stdout and "arXiv:2310.06387" in r.stdout, r.stderr
+    code = ("import sys; from safetune.cli import main\ntry: main(['eval', '--list-defences'])\nexcept SystemExit: pass\n"
+            "print(sorted(m for m in ('torch', 'transformers') if m in sys.modules))")
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip().endswith("[]")
