@@ -53,6 +53,33 @@ def test_readme_real_model_seeds_are_its_demos():
     assert seeds_markdown(seeds_summary(runs)) in readme
     assert readme.index(seeds_markdown(seeds_summary(runs))) < readme.index("nbs/demo_smollm2/harm_vs_utility.png")   # the headline first
 
+def test_readme_organism_seeds_are_its_demos():
+    "The README's three-seed organism table is `seeds_markdown` of the organism demo runs of seeds 0, 1 and 2 in `nbs/`."
+    from safetune.compare import seeds_markdown, seeds_summary
+    nbs, readme = make_readme.ROOT / "nbs", (make_readme.ROOT / "README.md").read_text(encoding="utf-8")
+    runs = [nbs / "demo", nbs / "demo_seed1", nbs / "demo_seed2"]
+    for seed, run in enumerate(runs):
+        about = (run / "summary.md").read_text(encoding="utf-8")
+        assert f"seed {seed}." in about and "on the model organism" in about, run
+    table = seeds_markdown(seeds_summary(runs))
+    assert table in readme and readme.index(table) < readme.index("nbs/demo/harm_vs_utility.png")
+
+def test_readme_prompt_defences_are_the_smollm2_page():
+    "Each row of the README's SmolLM2 prompt-defence table repeats the figures the SmolLM2 page's cell printed from its runs."
+    import json
+    readme = (make_readme.ROOT / "README.md").read_text(encoding="utf-8")
+    nb = json.loads((make_readme.ROOT / "nbs/experiments/smollm2.ipynb").read_text(encoding="utf-8"))
+    cell = next(c for c in nb["cells"] if c["cell_type"] == "code" and "DEFENCES = {" in "".join(c["source"]))
+    printed = "".join(t for o in cell["outputs"] for t in o.get("data", {}).get("text/plain", []))
+    names = {"none": "none", "manual safe system prompt (Llama-2's)": "manual safe system prompt",
+             "Self-Reminder (Xie et al. 2023)": "Self-Reminder", "ICD, one-shot (Wei et al. 2023)": "ICD (one-shot)"}
+    for readme_name, page_name in names.items():
+        row = re.search(rf"^\| {re.escape(readme_name)} \|(.*)\|$", readme, re.M)
+        line = next(l for l in printed.splitlines() if l.startswith(page_name + "  "))
+        assert row, readme_name
+        page = re.findall(r"(\d\.\d{3}) \(", line)                 # each rate before its interval, in the page's column order
+        assert [v.strip() for v in row.group(1).split("|")] == page[:5], (readme_name, line)
+
 _href = re.compile(r'<a\s[^>]*?href="([^"#]*)[^"]*"')
 
 def test_internal_links_resolve(docs_site):
