@@ -1,5 +1,6 @@
 "The docs smoke build (the stand-in for Quarto) and the README generated from nbs/index.ipynb."
 import html, re
+import pytest
 from pathlib import Path
 import nbformat
 import docs_smoke, make_readme
@@ -42,27 +43,19 @@ def test_readme_real_model_results_are_its_demo():
     import pandas as pd
     assert check_summary_md(demo) == len(pd.read_csv(demo / "summary.csv")) * 4   # direct, prefill 5, over-refusal, utility
 
-def test_readme_real_model_seeds_are_its_demos():
-    "The README's three-seed SmolLM2 table is `seeds_markdown` of the demo runs of seeds 0, 1 and 2 that `nbs/` holds."
+@pytest.mark.parametrize("runs, made_by", [
+    (["demo_smollm2", "demo_smollm2_seed1", "demo_smollm2_seed2"], "`safetune demo --model smollm2-135m-instruct"),
+    (["demo", "demo_seed1", "demo_seed2"], "on the model organism")], ids=["smollm2", "organism"])
+def test_readme_seed_tables_are_its_demos(runs, made_by):
+    "Each three-seed README table is `seeds_markdown` of the demo runs of seeds 0, 1 and 2 that `nbs/` holds, above seed 0's figure."
     from safetune.compare import seeds_markdown, seeds_summary
     nbs, readme = make_readme.ROOT / "nbs", (make_readme.ROOT / "README.md").read_text(encoding="utf-8")
-    runs = [nbs / "demo_smollm2", nbs / "demo_smollm2_seed1", nbs / "demo_smollm2_seed2"]
+    runs = [nbs / r for r in runs]
     for seed, run in enumerate(runs):
         about = (run / "summary.md").read_text(encoding="utf-8")
-        assert f"LoRA, seed {seed}." in about and "`safetune demo --model smollm2-135m-instruct" in about, run
-    assert seeds_markdown(seeds_summary(runs)) in readme
-    assert readme.index(seeds_markdown(seeds_summary(runs))) < readme.index("nbs/demo_smollm2/harm_vs_utility.png")   # the headline first
-
-def test_readme_organism_seeds_are_its_demos():
-    "The README's three-seed organism table is `seeds_markdown` of the organism demo runs of seeds 0, 1 and 2 in `nbs/`."
-    from safetune.compare import seeds_markdown, seeds_summary
-    nbs, readme = make_readme.ROOT / "nbs", (make_readme.ROOT / "README.md").read_text(encoding="utf-8")
-    runs = [nbs / "demo", nbs / "demo_seed1", nbs / "demo_seed2"]
-    for seed, run in enumerate(runs):
-        about = (run / "summary.md").read_text(encoding="utf-8")
-        assert f"seed {seed}." in about and "on the model organism" in about, run
+        assert f"seed {seed}." in about and made_by in about, run
     table = seeds_markdown(seeds_summary(runs))
-    assert table in readme and readme.index(table) < readme.index("nbs/demo/harm_vs_utility.png")
+    assert table in readme and readme.index(table) < readme.index(f"nbs/{runs[0].name}/harm_vs_utility.png")   # the headline first
 
 def test_readme_prompt_defences_are_the_smollm2_page():
     "Each row of the README's SmolLM2 prompt-defence table repeats the figures the SmolLM2 page's cell printed from its runs."
