@@ -103,7 +103,6 @@ def to_messages(prompt:str, # the user turn
     if response is not None: msgs.append({"role": "assistant", "content": response})
     return msgs
 
-
 # %% ../nbs/00_core.ipynb #f652c99c
 def format_prompt(tokenizer:PreTrainedTokenizerBase, # any HF tokenizer with (or given) a chat template
                   record:Record, # the example; `record.response` is ignored
