@@ -94,9 +94,10 @@ def to_messages(prompt:str, # the user turn
                 history:list|tuple=(), # earlier turns, user and assistant alternating, before `prompt`
                ) -> list[dict]:
     "The message list for one exchange, in the `[{'role':..., 'content':...}]` format chat templates take."
-    roles = [m.get("role") for m in history]
+    roles = [m.get("role") if isinstance(m, dict) and "content" in m else type(m).__name__ for m in history]
     if roles != ["user", "assistant"] * (len(roles) // 2):
-        raise ValueError(f"history must alternate user and assistant turns, starting with a user turn and ending with an answer; got roles {roles}")
+        raise ValueError("history must be chat messages ({'role': ..., 'content': ...}) alternating user and assistant turns, "
+                         f"starting with a user turn and ending with an answer; got {roles}")
     msgs = [{"role": m["role"], "content": m["content"]} for m in history] + [{"role": "user", "content": prompt}]
     if system and system_role: msgs.insert(0, {"role": "system", "content": system})
     elif system: msgs[0]["content"] = f"{system}\n\n{msgs[0]['content']}"
