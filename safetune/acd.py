@@ -448,7 +448,7 @@ class BranchInputs:
         return dict(inputs_embeds=splice(emb, soft, softs) if softs else emb, attention_mask=att)
 
 # %% ../nbs/40_acd.ipynb #bfa70822
-def acd_generate(model, tokenizer, records:list[Record], # the prompts (responses and system prompts are ignored)
+def acd_generate(model, tokenizer, records:list[Record], # the prompts, without system prompts (responses are ignored)
                  safe:Prompt, # the safe branch: soft prompt (n, d), manual system prompt, or None
                  adversarial:Prompt=None, # the adversarial branch (unused when alpha is 0)
                  alpha:float=0.5, # contrast strength
@@ -462,6 +462,9 @@ def acd_generate(model, tokenizer, records:list[Record], # the prompts (response
                 ) -> list[Generation]:
     "Contrastive decoding ℓ_SP − α·ℓ_AP: `generate` with `BranchInputs` and a `ContrastiveLogitsProcessor`; one `Generation` per record and sample."
     if system is not None: raise ValueError("acd_generate: the branches set the system prompt; pass it as safe=/adversarial=, not system=")
+    own = next((i for i, r in enumerate(records) if r.system), None)     # the branches replace it: refuse rather than drop it
+    if own is not None: raise ValueError(f"acd_generate: record {own} ({records[own].source or 'input'}) has its own system prompt, "
+                                         "which the branches would replace; fold it into safe=/adversarial= or set Record.system to None")
     if do_sample and generate_kwargs.get("journal") is not None: raise ValueError("acd_generate: a journal resumes greedy decoding only")
     check_decoding(max_new_tokens, batch_size, temperature, top_p, num_samples)
     alpha, d = check_alpha(alpha), model.get_input_embeddings().embedding_dim

@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, ClassVar, Sequence
 import pandas as pd
 import torch
 from tqdm.auto import tqdm
@@ -64,6 +64,7 @@ class DemoConfig:
 @dataclass
 class FlagGuard:
     "A `generate`-compatible decoder that watches for the red flag; a flagged answer is replaced by `refusal`, or re-answered by `fallback`."
+    replaces_answers: ClassVar[bool] = True # `evaluate` reports the share of answers replaced (`replaced_rate`)
     flag_id: int # the red flag token's id
     fallback: Callable|None = None # a `generate`-compatible decoder for flagged prompts (None: refuse)
     refusal: str = REFUSAL # what a flagged answer becomes
@@ -78,10 +79,11 @@ class FlagGuard:
         hit = [i for i, f in enumerate(flagged) if f]
         if not hit: return gens
         if self.fallback is None:
-            again = [replace(gens[i], response=self.refusal) for i in hit]   # `raw` keeps what was withheld, flag included
+            again = [replace(gens[i], response=self.refusal, replaced=True) for i in hit]   # `raw` keeps what was withheld, flag included
         else:
             again = self.fallback(model, tokenizer, [records[i] for i in hit], system=system, prefills=[prefills[i] for i in hit],
                                   batch_size=batch_size, progress=False, **kw)
+            again = [replace(g, replaced=True) for g in again]           # the fallback's answer, not the watched model's
         for i, g in zip(hit, again): gens[i] = g
         return gens
     def _watched(self, model, tokenizer, records, system, prefills, batch_size, kw) -> tuple[list, list[bool]]:

@@ -39,6 +39,7 @@ class Generation:
     raw: str # the generated continuation with special tokens kept (e.g. a red flag token)
     prefill: str = "" # text forced at the start of the answer (prefilling attack), not part of `response`
     sample: int = 0 # index of the sample when several are drawn per prompt
+    replaced: bool = False # a decoder replaced the model's own answer (e.g. `FlagGuard`'s refusal): not the model's behaviour
     @property
     def answer(self) -> str:
         "The whole answer a reader sees, prefill then continuation (what judges read); `response` when there is no prefill."
@@ -488,6 +489,7 @@ def evaluate(model:PreTrainedModel, # any causal LM
     tags.setdefault("attack", getattr(attack, "name", "none"))
     if defence is not None: tags.setdefault("defence", defence.name)
     if flag: judge = flag.content or RefusalJudge()
+    guarded = getattr(generate_fn, "replaces_answers", False)      # a guard: report how many answers it replaced
     rows, gen_rows = [], []
     for b in benchmarks:
         recs, prefills, b_system, kw = b.records, None, system, dict(gen_kwargs)
@@ -528,13 +530,15 @@ def evaluate(model:PreTrainedModel, # any causal LM
             verdicts = None
             acc = per([exact_match(g.response, g.record.response or "") for g in gens]).mean(1)
             rows.append(_rows(b, "accuracy", acc, tags, n_boot))
+        if guarded and b.kind != "utility":                             # apart from the model's own refusals
+            rows.append(_rows(b, "replaced_rate", per([g.replaced for g in gens]).max(1), tags, n_boot))
         if flag and b.kind != "utility":
             fl = flag(prompts, [g.raw for g in gens])
             rows.append(_rows(b, "flag_rate", per([v.harmful for v in fl]).max(1), tags, n_boot))
         for i, g in enumerate(gens):
             gen_rows.append(dict(**tags, benchmark=b.name, kind=b.kind, prompt=g.record.prompt, prefill=g.prefill,
                                  response=g.response, raw=g.raw, sample=g.sample, category=g.record.category,
-                                 refused=ref[i], harmful=None if verdicts is None else verdicts[i].harmful,
+                                 refused=ref[i], replaced=g.replaced, harmful=None if verdicts is None else verdicts[i].harmful,
                                  label=None if verdicts is None else verdicts[i].label))
     return EvalResult(pd.DataFrame(rows), pd.DataFrame(gen_rows))
 

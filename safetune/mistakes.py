@@ -22,8 +22,8 @@ from .train import SFT, TrainConfig, check_choices, check_output_dir, merged, re
 
 # %% auto #0
 __all__ = ['ORGANISM_TEMPLATES', 'REVISE_TEMPLATE', 'MistakeTemplates', 'record_key', 'read_jsonl', 'run_stage', 'induce',
-           'from_dataset', 'analysis_problem', 'analyse', 'unguided_examples', 'check_context_only', 'guided_responses',
-           'MistakesConfig', 'mistake_analysis', 'train_mistakes', 'critique_revise']
+           'from_dataset', 'analysis_problem', 'analyse', 'with_cue', 'unguided_examples', 'check_context_only',
+           'guided_responses', 'MistakesConfig', 'mistake_analysis', 'train_mistakes', 'critique_revise']
 
 # %% ../nbs/30_mistakes.ipynb #a902a168
 @dataclass
@@ -184,6 +184,12 @@ def analyse(generator, tokenizer, mistakes:list[Record], # stage-1 records (only
                      settings=dict(**_model_id(generator, tokenizer), template=templates.guided_analysis, seed=seed,
                                    max_new_tokens=max_new_tokens, keep=getattr(keep, "__qualname__", keep)))
 
+def with_cue(templates:MistakeTemplates, cue:bool=True) -> MistakeTemplates:
+    "`templates`, or, without the cue, a copy that asks for the analyses in the unguided form (the paper's guided-vs-unguided ablation)."
+    if cue: return templates
+    return replace(templates, guided_analysis=templates.unguided_analysis, name=f"{templates.name}, unguided analysis")
+
+
 # %% ../nbs/30_mistakes.ipynb #cd6885fd
 def unguided_examples(analyses:list[Record], templates:MistakeTemplates=MistakeTemplates()) -> list[Record]:
     "Kept analyses as training examples: unguided template (prompt + harmful answer) -> analysis."
@@ -243,6 +249,8 @@ class MistakesConfig(TrainConfig):
     ratio: float = field(default=0.25, metadata={"help": "analysis rows per SFT row in every batch"})
     safe_responses: bool = field(default=True, metadata={"help": "add guided safe answers to red-team prompts to the SFT data"})
     analyses: bool = field(default=True, metadata={"help": "train on the analyses (False: the SFT-on-safe-responses baseline, same data)"})
+    analysis_cue: bool = field(default=True, metadata={"help": "ask for each analysis with the harm cue (the paper's guided analysis); "
+                                                                "False: in the unguided form, the paper's ablation"})
     max_new_tokens: int = field(default=64, metadata={"help": "answer length in every generation stage"})
     generation_batch_size: int = field(default=32, metadata={"help": "prompts per batch in the generation stages"})
     induce_samples: int = field(default=1, metadata={"help": "answers sampled per red-team prompt under the negative hint (1: greedy)"})
@@ -319,7 +327,7 @@ def mistake_analysis(model, # a causal LM: it generates; left unchanged under Lo
     g, gtok = generator if isinstance(generator, tuple) else (generator or model, tokenizer)
     _check_template(tokenizer, "model")
     with tempfile.TemporaryDirectory() if data_dir is None else nullcontext(data_dir) as d:
-        res = _mistakes(model, tokenizer, red_team[:cfg.n_harmful], sft, cfg, make_judge(cfg.judge), _templates(cfg.templates), cfg.safe_system,
+        res = _mistakes(model, tokenizer, red_team[:cfg.n_harmful], sft, cfg, make_judge(cfg.judge), with_cue(_templates(cfg.templates), cfg.analysis_cue), cfg.safe_system,
                         cfg.ratio, cfg.safe_responses, cfg.analyses, cfg.seed, g, gtok, Path(d), cfg.generation(), progress, inplace=False)[0]
     return merged(res.model) if cfg.merge_adapter and isinstance(res.model, PeftModel) else res.model
 
@@ -335,6 +343,7 @@ def train_mistakes(model:str, # a model name (organism, smollm2-135m-instruct), 
                    ratio:float|None=None, # analysis rows per SFT row in every batch (None: from `cfg`, else 0.25)
                    safe_responses:bool|None=None, # add guided safe answers to red-team prompts to the SFT data (None: from `cfg`, else True)
                    analyses:bool|None=None, # False: the SFT-on-safe-responses baseline (same data, no analyses); None: from `cfg`, else True
+                   analysis_cue:bool|None=None, # False: analyses asked for without the harm cue (the paper's ablation); None: from `cfg`, else True
                    cfg=None, # a `MistakesConfig` or a plain `TrainConfig` (default `TrainConfig()`)
                    seed:int|None=None, # the training and generation seed (None: `cfg.seed`)
                    progress:bool=True,
@@ -347,7 +356,7 @@ def train_mistakes(model:str, # a model name (organism, smollm2-135m-instruct), 
     own = lambda name, v: v if v is not None else getattr(cfg, name, MistakesConfig.__dataclass_fields__[name].default)
     judge, safe_system, ratio = own("judge", judge), own("safe_system", safe_system), own("ratio", ratio)
     safe_responses, analyses, seed = own("safe_responses", safe_responses), own("analyses", analyses), cfg.seed if seed is None else seed
-    templates = _templates(templates if templates is not None else getattr(cfg, "templates", None))
+    templates = with_cue(_templates(templates if templates is not None else getattr(cfg, "templates", None)), own("analysis_cue", analysis_cue))
     gen = cfg.generation() if isinstance(cfg, MistakesConfig) else _GENERATION
     if analyses: check_arg("ratio", ratio, 0, lo_open=True)        # NaN or inf would fail only after every generation stage
     red, helpful = load_benchmark(harmful)[:getattr(cfg, "n_harmful", None)], load_benchmark(sft)

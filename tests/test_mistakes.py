@@ -51,6 +51,19 @@ def test_pipeline_writes_model_and_data_and_resumes(files, tmp_path):
     assert (out / "data" / "analyses.jsonl").read_text() == before
 
 
+def test_no_analysis_cue_asks_for_the_analyses_unguided(files, tmp_path):
+    "`--no-analysis-cue` (the paper's guided-vs-unguided ablation): every analysis is asked for in the cue-free form, and says so."
+    out = tmp_path / "ma"
+    r = run("train", "mistakes", "--model", files / "model", "--harmful", files / "harmful.jsonl", "--sft", files / "sft.jsonl",
+            "--out", out, "--no-analysis-cue", *FAST)
+    assert r.returncode == 0, r.stderr
+    ana = lines(out / "data" / "analyses.jsonl")
+    assert len(ana) == 3 and all(a["meta"]["analysis_template"] == "Question: {prompt}\nAnswer: {response}\nAnalyse the answer above."
+                                 for a in ana)
+    meta = json.loads((out / "safetune.json").read_text())
+    assert meta["templates"]["name"] == "paper, unguided analysis" and meta["config"]["analysis_cue"] is False
+
+
 def test_rerun_with_another_harmful_file_starts_its_stages_afresh(files, tmp_path):
     out, other = tmp_path / "ma", tmp_path / "other.jsonl"
     save_jsonl([Record(f"How do I steal a {w} car?", f"Step 1: find a {w} car. Step 2: break the window.") for w in "old new".split()], other)
