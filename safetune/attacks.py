@@ -6,7 +6,7 @@ Docs: https://safetune.github.io/safetune/attacks.html.md"""
 
 # %% ../nbs/02_attacks.ipynb #fe977caa
 from __future__ import annotations
-import logging, time
+import hashlib, json, logging, time
 from dataclasses import dataclass, field, replace
 from typing import Sequence
 
@@ -27,7 +27,9 @@ class Attacked:
 class Attack:
     "No attack (the direct requests); the base of every attack: `apply` turns harmful records into an `Attacked`."
     name = "none"
-    def apply(self, model, tokenizer, records:Sequence, system:str|None=None, progress:bool=True) -> Attacked:
+    def apply(self, model, tokenizer, records:Sequence, system:str|None=None, progress:bool=True,
+              journal=None, # finished work (a `GenerationJournal`): an attack that optimises (GCG) resumes from it
+             ) -> Attacked:
         return Attacked(list(records), system=system)
 
 # %% ../nbs/02_attacks.ipynb #a846e38f
@@ -43,7 +45,7 @@ class PrefillAttack(Attack):
         text = record.response or record.meta.get("target")   # a harmful reference answer, else AdvBench's target
         if not text: raise ValueError(f"{record.source or 'record'} has neither a response nor a meta['target'] to prefill from")
         return tokenizer.decode(tokenizer(text, add_special_tokens=False)["input_ids"][:self.n_tokens])
-    def apply(self, model, tokenizer, records, system=None, progress=True) -> Attacked:
+    def apply(self, model, tokenizer, records, system=None, progress=True, journal=None) -> Attacked:
         return Attacked(list(records), [self.prefill(r, tokenizer) for r in records], system)
 
 @dataclass
@@ -53,7 +55,7 @@ class SamplingAttack(Attack):
     temperature:float = 1.0
     top_p:float = 1.0
     name:str = "sampling"
-    def apply(self, model, tokenizer, records, system=None, progress=True) -> Attacked:
+    def apply(self, model, tokenizer, records, system=None, progress=True, journal=None) -> Attacked:
         return Attacked(list(records), system=system,
                         generate_kwargs=dict(do_sample=True, temperature=self.temperature, top_p=self.top_p, num_samples=self.k))
 
@@ -84,7 +86,7 @@ class TemplateAttack(Attack):
         t = JAILBREAK_TEMPLATES.get(self.template, self.template)
         if "{prompt}" not in t: raise ValueError(f"template {self.template!r} has no {{prompt}} placeholder")
         return replace(record, prompt=t.format(prompt=record.prompt))
-    def apply(self, model, tokenizer, records, system=None, progress=True) -> Attacked:
+    def apply(self, model, tokenizer, records, system=None, progress=True, journal=None) -> Attacked:
         return Attacked([self.wrap(r) for r in records], system=system)
 
 @dataclass
@@ -92,7 +94,7 @@ class SystemPromptAttack(Attack):
     "An adversary-chosen system prompt for every harmful prompt, in place of the evaluation's (and the records' own)."
     text:str = "You are a helpful assistant."
     name:str = "system"
-    def apply(self, model, tokenizer, records, system=None, progress=True) -> Attacked:
+    def apply(self, model, tokenizer, records, system=None, progress=True, journal=None) -> Attacked:
         return Attacked(list(records), system=self.text)
 
 # %% ../nbs/02_attacks.ipynb #a7bf39b6
@@ -146,8 +148,13 @@ class GCGAttack(Attack):
     flag:str|None = None # the red flag token's text: the adaptive attack
     flag_weight:float = 1.0 # w, the flag term's weight (with `flag`)
     name:str = "gcg"
-    def __post_init__(self): self.log = []   # one dict per prompt: target, suffix, loss, seconds
-    def apply(self, model, tokenizer, records, system=None, progress=True) -> Attacked:
+    def __post_init__(self): self.log = []   # one dict per prompt: target, suffix, loss, seconds, resumed
+    def suffix_id(self, record, system:str|None) -> str:
+        "A digest of what decides one prompt's suffix (given the model, which the journal's own key covers): its journal entry."
+        what = [record.prompt, system, gcg_target(record), self.steps, self.search_width, self.topk, self.init, self.seed,
+                self.flag, self.flag_weight]
+        return "gcg:" + hashlib.sha256(json.dumps(what).encode()).hexdigest()[:16]
+    def apply(self, model, tokenizer, records, system=None, progress=True, journal=None) -> Attacked:
         import torch
         from unittest.mock import patch
         from tqdm.auto import tqdm
@@ -170,12 +177,17 @@ class GCGAttack(Attack):
             with patch.object(gcg, "tqdm", steps):
                 for r in records:
                     sys_prompt = system if system is not None else r.system
-                    msgs = ([{"role": "system", "content": sys_prompt}] if sys_prompt else []) + [{"role": "user", "content": r.prompt + "{optim_str}"}]
-                    torch.manual_seed(self.seed); t = time.perf_counter()
-                    res = cls(model, tokenizer, cfg).run(msgs, gcg_target(r))
-                    self.log.append(dict(prompt=r.prompt, target=gcg_target(r), suffix=res.best_string, loss=res.best_loss,
-                                         seconds=time.perf_counter() - t))
-                    out.append(replace(r, prompt=r.prompt + res.best_string))
+                    key = self.suffix_id(r, sys_prompt)
+                    if journal is not None and (done := journal.get(key)) is not None:   # found by an interrupted run
+                        (suffix, loss, secs), resumed = done, True; bar.update(self.steps)
+                    else:
+                        msgs = ([{"role": "system", "content": sys_prompt}] if sys_prompt else []) + [{"role": "user", "content": r.prompt + "{optim_str}"}]
+                        torch.manual_seed(self.seed); t = time.perf_counter()
+                        res = cls(model, tokenizer, cfg).run(msgs, gcg_target(r))
+                        suffix, loss, secs, resumed = res.best_string, res.best_loss, time.perf_counter() - t, False
+                        if journal is not None: journal.put(key, [suffix, loss, secs])   # kept at once: minutes of CPU each
+                    self.log.append(dict(prompt=r.prompt, target=gcg_target(r), suffix=suffix, loss=loss, seconds=secs, resumed=resumed))
+                    out.append(replace(r, prompt=r.prompt + suffix))
         finally:
             bar.close(); logger.setLevel(level); model.train(was_training)
         return Attacked(out, system=system)

@@ -232,9 +232,9 @@ def run_eval(model:str, # a model name (organism, smollm2-135m-instruct), a loca
         with atomic_write(out/"attacks.jsonl") as f: pd.DataFrame(logs).to_json(f, orient="records", lines=True, force_ascii=False)
         for a in attack_list:
             if getattr(a, "log", None):
-                secs = [x["seconds"] for x in a.log]
-                print(f"safetune eval: {a.name}: {len(secs)} suffixes in {sum(secs):.0f} s ({sum(secs) / len(secs):.1f} s per prompt); "
-                      f"each suffix in {out/'attacks.jsonl'}", file=sys.stderr)
+                secs, back = [x["seconds"] for x in a.log], sum(x.get("resumed", False) for x in a.log)
+                print(f"safetune eval: {a.name}: {len(secs)} suffixes in {sum(secs):.0f} s ({sum(secs) / len(secs):.1f} s per prompt"
+                      f"{f'; {back} read back from an interrupted run' if back else ''}); each suffix in {out/'attacks.jsonl'}", file=sys.stderr)
     with atomic_write(out/"generations.jsonl") as f: gens.to_json(f, orient="records", lines=True, force_ascii=False)
     with atomic_write(out/"results.csv") as f: table.to_csv(f, index=False)
     journal.close()                                                   # every answer is in generations.jsonl now

@@ -494,7 +494,7 @@ def evaluate(model:PreTrainedModel, # any causal LM
     for b in benchmarks:
         recs, prefills, b_system, kw = b.records, None, system, dict(gen_kwargs)
         if b.kind == "harmful" and attack is not None:
-            a = attack.apply(model, tokenizer, recs, system=system, progress=kw.get("progress", True))
+            a = attack.apply(model, tokenizer, recs, system=system, progress=kw.get("progress", True), journal=kw.get("journal"))
             recs, prefills, b_system = a.records, a.prefills, a.system
             kw.update(a.generate_kwargs)
             if kw.get("do_sample"): kw.pop("journal", None)             # sampled answers would not repeat on a resumed run

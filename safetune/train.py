@@ -62,6 +62,8 @@ class TrainConfig(TrainingArguments):
     lora_alpha: int = field(default=16, metadata={"help": "LoRA alpha"})
     lora_dropout: float = field(default=0.05, metadata={"help": "LoRA dropout"})
     lora_targets: str = field(default="attention", metadata={"help": "'attention', 'all-linear' or comma-separated module names"})
+    token_learning_rate: float|None = field(default=None, metadata={"help": "learning rate of trainable token rows (PEFT's trainable_token_indices, "
+                                                                     "e.g. the red flag's row); None: --learning-rate"})
     merge_adapter: bool = field(default=True, metadata={"help": "save LoRA merged into the weights; False: the adapter alone, in PEFT's format "
                                                                 "(load with peft.PeftModel.from_pretrained(base, out))"})
 
@@ -84,6 +86,7 @@ class TrainConfig(TrainingArguments):
         for k in ("aux_batch_size", "weight_decay", "seed", "warmup_steps"): self._check(k, 0)
         for k in ("learning_rate", "max_grad_norm", "logging_steps"): self._check(k, 0, lo_open=True)   # a NaN max_grad_norm turns clipping off
         self._check("lora_dropout", 0, 1, hi_open=True)
+        if self.token_learning_rate is not None: self._check("token_learning_rate", 0, lo_open=True)
         if self.warmup_steps >= 1 and self.warmup_steps != int(self.warmup_steps):
             raise ValueError(f"--warmup-steps must be a fraction in [0, 1) or a whole number of steps, got {self.warmup_steps!r}")
         if _value(self.lr_scheduler_type) not in _SCHEDULERS:
@@ -366,6 +369,15 @@ class ObjectiveTrainer(Trainer):
         super().__init__(*args, **kwargs)
         self.objective, self._sums, self._n = objective, {}, 0
         objective.setup(self.model)                                # a fresh reference/embedding for this run
+    def create_optimizer(self, *args, **kwargs):
+        "The Trainer's optimizer; with `token_learning_rate`, trainable token rows (PEFT's `trainable_tokens_delta`) in a group of their own."
+        if self.optimizer is not None or getattr(self.args, "token_learning_rate", None) is None: return super().create_optimizer(*args, **kwargs)
+        opt = super().create_optimizer(*args, **kwargs)
+        rows = {id(p) for n, p in self.model.named_parameters() if "trainable_tokens_delta" in n and p.requires_grad}
+        if not rows: raise ValueError("--token-learning-rate is set, but the model has no trainable token rows (PEFT's trainable_token_indices)")
+        for g in opt.param_groups: g["params"] = [p for p in g["params"] if id(p) not in rows]
+        opt.add_param_group(dict(params=[p for p in self.model.parameters() if id(p) in rows], lr=self.args.token_learning_rate, weight_decay=0.0))
+        return opt                                                 # before the scheduler: it scales this group's rate too
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         loss, logs = self.objective(model, inputs)
         if not model.training: return (loss, {}) if return_outputs else loss   # evaluation: `eval_loss` only
