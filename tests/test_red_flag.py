@@ -74,3 +74,19 @@ def test_several_benign_files_and_varied_prompts(tmp_path, data):
     _fails(run("train", "red-flag", "--model", model, "--harmful", data / "harmful.jsonl", "--benign", data / "benign.jsonl",
                tmp_path / "no_answers.jsonl", "--out", tmp_path / "out2", *FAST), "no_answers.jsonl: row 1: no response")
     assert not (tmp_path / "out2").exists()
+
+
+def test_token_learning_rate_moves_the_flag_row_alone(tmp_path, data):
+    "`--token-learning-rate`: the flag's row at a rate of its own; a run with no token rows to train refuses it in one line."
+    model, moved = save_tiny(tmp_path / "base", "llama3", "llama", True), {}
+    for name, extra in (("shared", []), ("own", ["--token-learning-rate", "0.1"])):
+        out = tmp_path / name
+        r = run("train", "red-flag", "--model", model, "--harmful", data / "harmful.jsonl", "--benign", data / "benign.jsonl",
+                "--out", out, "--lr", "1e-6", *FAST, *extra)
+        assert r.returncode == 0, r.stderr
+        meta = json.loads((out / "safetune.json").read_text())
+        moved[name] = abs(meta["fingerprint"]["input_norm"] - meta["fingerprint_before"]["input_norm"])
+    assert moved["own"] > 1000 * moved["shared"], moved               # Adam moves each weight by about its rate: 1e-1 against 1e-6
+    _fails(run("train", "ta-sft", "--model", model, "--sft", data / "benign.jsonl", "--harmful", data / "harmful.jsonl",
+               "--out", tmp_path / "tasft", "--token-learning-rate", "0.1", *FAST), "no trainable token rows")
+    assert not (tmp_path / "tasft").exists()                          # nothing half written
