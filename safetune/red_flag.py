@@ -225,6 +225,9 @@ class FlagDetector(LogitsProcessor):
             raised = self.flag_step >= 0
             if raised.any():
                 scores = scores.clone(); scores[raised] = -torch.inf; scores[raised, self.stop_id] = 0.0
+        elif self.mode == "reflect":                                                # one flag in context is the cue: the
+            again = (self.flag_step >= 0) & (self.flag_step < self.step)           # rows that raised it earlier go on in words
+            if again.any(): scores = scores.clone(); scores[again, self.flag_id] = -torch.inf
         self.step += 1
         return scores
     @property
