@@ -186,8 +186,8 @@ def analyse(generator, tokenizer, mistakes:list[Record], # stage-1 records (only
 
 def with_cue(templates:MistakeTemplates, cue:bool=True) -> MistakeTemplates:
     "`templates`, or, without the cue, a copy that asks for the analyses in the unguided form (the paper's guided-vs-unguided ablation)."
-    if cue: return templates
-    return replace(templates, guided_analysis=templates.unguided_analysis, name=f"{templates.name}, unguided analysis")
+    return templates if cue else replace(templates, guided_analysis=templates.unguided_analysis)   # same name: the other
+                                                                   # stages (induced and safe answers) stay shared, not made again
 
 
 # %% ../nbs/30_mistakes.ipynb #cd6885fd

@@ -52,16 +52,19 @@ def test_pipeline_writes_model_and_data_and_resumes(files, tmp_path):
 
 
 def test_no_analysis_cue_asks_for_the_analyses_unguided(files, tmp_path):
-    "`--no-analysis-cue` (the paper's guided-vs-unguided ablation): every analysis is asked for in the cue-free form, and says so."
+    "`--no-analysis-cue` (the paper's guided-vs-unguided ablation): every analysis is asked for in the cue-free form, and says so; the other stages are reused."
     out = tmp_path / "ma"
-    r = run("train", "mistakes", "--model", files / "model", "--harmful", files / "harmful.jsonl", "--sft", files / "sft.jsonl",
-            "--out", out, "--no-analysis-cue", *FAST)
+    args = ["train", "mistakes", "--model", files / "model", "--harmful", files / "harmful.jsonl", "--sft", files / "sft.jsonl", "--out", out, *FAST]
+    assert run(*args).returncode == 0
+    r = run(*args, "--no-analysis-cue", "--overwrite")                      # the ablation beside the method, in one data folder
     assert r.returncode == 0, r.stderr
+    assert (out / "data" / "safe_responses.jsonl").exists() and "analyses.jsonl was made from other" in r.stderr
+    assert "safe_responses.jsonl was made" not in r.stderr                  # only the analyses are made again
     ana = lines(out / "data" / "analyses.jsonl")
     assert len(ana) == 3 and all(a["meta"]["analysis_template"] == "Question: {prompt}\nAnswer: {response}\nAnalyse the answer above."
                                  for a in ana)
     meta = json.loads((out / "safetune.json").read_text())
-    assert meta["templates"]["name"] == "paper, unguided analysis" and meta["config"]["analysis_cue"] is False
+    assert meta["templates"]["guided_analysis"] == meta["templates"]["unguided_analysis"] and meta["config"]["analysis_cue"] is False
 
 
 def test_rerun_with_another_harmful_file_starts_its_stages_afresh(files, tmp_path):

@@ -54,6 +54,9 @@ def test_demo_quick_writes_one_table_for_every_arm(tmp_path):
     assert {"none", "prefill 5", "prefill 10"} == set(t.attack)
     assert s.set_index("method").harmful.to_dict() == t[(t.attack == "none") & (t.metric == "harmful_rate")].set_index("method").value.to_dict()
     assert check_summary_md(out) > 0
+    n = t[t.attack == "none"].groupby("kind").n.max()                     # the caption counts the prompts each set scored
+    assert f"held-out test prompts ({n['harmful']} harmful, {n['safe']} safe-but-scary, {n['utility']} benign)" in (out / "summary.md").read_text()
+    assert set(t[t.metric == "replaced_rate"].method) == {"red flag", "red flag → ACD"}   # the guard's refusals, apart
     assert "| **red flag → ACD** | composition |" in r.stdout     # the table is printed too
 
 HEADS = {"harmful, direct ↓": "harmful", "refusal": "refusal", "degenerate": "degenerate", "over-refusal ↓": "over_refusal",
