@@ -115,7 +115,7 @@ def _bench_names(paths):
     for p in paths:
         p, sel = split_selector(p)
         n = Path(p).stem if Path(p).suffix else str(p).rstrip("/").split("/")[-1]
-        n += f"_{sel}" if sel else ""
+        n += f"_{sel.replace(':', '_')}" if sel else ""                # xstest_prompts.csv:safe:val -> xstest_prompts_safe_val
         names.append(n if n not in names else f"{n}_{len(names)}")
     return names
 
@@ -130,13 +130,17 @@ def _check_hint(hint:str) -> str:
                          f"{{{{ and }}}}), got {hint!r}")
     return hint
 
+def _decoder_key(fn) -> list|None:
+    "What decides a decoder's answers: ACD's α, β and soft prompts; a flag guard's token, threshold, refusal and fallback."
+    if fn is None: return None
+    if hasattr(fn, "flag_id"): return ["flag-guard", fn.flag_id, fn.threshold, fn.refusal, _decoder_key(fn.fallback)]
+    return [repr(fn.alpha), repr(fn.plausibility)] + [
+        hashlib.sha256(p.detach().cpu().numpy().tobytes()).hexdigest() if hasattr(p, "detach") else repr(p) for p in (fn.safe, fn.adversarial)]
+
 def _eval_key(model, tokenizer, benches, system, attacks, max_new_tokens, batch_size, seed, decode_kw, defence=None) -> str:
     "A digest of everything that decides `run_eval`'s answers: weights, chat template, prompts and decoding settings."
     from safetune.core import tensor_hash
-    fn = decode_kw.get("generate_fn")
-    decoder = None if fn is None else [repr(fn.alpha), repr(fn.plausibility)] + [
-        hashlib.sha256(p.detach().cpu().numpy().tobytes()).hexdigest() if hasattr(p, "detach") else repr(p) for p in (fn.safe, fn.adversarial)]
-    parts = [tensor_hash(model), tokenizer.chat_template, system, attacks, max_new_tokens, batch_size, seed, decoder,
+    parts = [tensor_hash(model), tokenizer.chat_template, system, attacks, max_new_tokens, batch_size, seed, _decoder_key(decode_kw.get("generate_fn")),
              [[b.name, b.kind, [r.prompt for r in b.records]] for b in benches]] + ([repr(defence)] if defence else [])
     return hashlib.sha256(json.dumps(parts, default=str).encode()).hexdigest()[:16]
 
@@ -159,6 +163,7 @@ def run_eval(model:str, # a model name (organism, smollm2-135m-instruct), a loca
              benign:str|None=None, # benign instructions with reference answers (e.g. the Alpaca seed tasks): utility
              attacks:list[str]|None=None, # attack specs (`safetune.attacks.ATTACKS`), each on the harmful prompts; None: none
              defence:str|None=None, # a prompt defence (`safetune.defences.PROMPT_DEFENCES`) on every prompt, after the attack
+             flag_guard:bool=False, # decode behind the red flag's detector: a flagged answer becomes a refusal (with `acd`: ACD's answer)
             ):
     "Evaluate `model` on the files, under each attack; write `results.csv` and `generations.jsonl` into `out`; return the table."
     import pandas as pd
@@ -169,11 +174,12 @@ def run_eval(model:str, # a model name (organism, smollm2-135m-instruct), a loca
     if prefill_tokens < 0: raise ValueError(f"--prefill-tokens must be >= 0, got {prefill_tokens}")
     specs = list(attacks or []) + ([f"prefill:{prefill_tokens}"] if prefill_tokens else []) or ["none"]
     if len(set(specs)) < len(specs): raise ValueError(f"--attack: {specs} names an attack twice")
-    if (judge == "flag" or any(s.startswith("adaptive-gcg") for s in specs)) and not flag_token:   # a red flag model names its flag in safetune.json
+    if (judge == "flag" or flag_guard or any(s.startswith("adaptive-gcg") for s in specs)) and not flag_token:   # a red flag model names its flag in safetune.json
         meta = Path(str(model))/"safetune.json"
         flag_token = json.loads(meta.read_text()).get("flag") if meta.is_file() else None
-        if not flag_token and judge == "flag":
-            raise ValueError(f"--judge flag needs --flag-token: {model} has no safetune.json naming its flag (`safetune train red-flag` writes one)")
+        if not flag_token and (judge == "flag" or flag_guard):
+            raise ValueError(f"--{'judge flag' if judge == 'flag' else 'flag-guard'} needs --flag-token: {model} has no safetune.json "
+                             "naming its flag (`safetune train red-flag` writes one)")
     attack_list = [parse_attack(s, flag=flag_token) for s in specs]     # every spec checked before anything loads
     if defence is not None:
         from safetune.defences import parse_defence
@@ -215,6 +221,13 @@ def run_eval(model:str, # a model name (organism, smollm2-135m-instruct), a loca
         from safetune.acd import ContrastiveDecoding, OppositePrompts
         p = OppositePrompts.load(acd, m, tok, force=force)
         kw["generate_fn"], tags = ContrastiveDecoding(p.safe, p.adversarial, alpha, plausibility), {**tags, "method": f"ACD alpha={alpha}"}
+    if flag_guard:                                                    # the detector in filter mode, around whatever decodes
+        from safetune.compare import FlagGuard
+        fid = tok.convert_tokens_to_ids(flag_token)
+        if fid is None or tok.convert_ids_to_tokens(fid) != flag_token:
+            raise ValueError(f"--flag-guard: {flag_token!r} is not a token of {model}'s vocabulary (train it with `safetune train red-flag`)")
+        kw["generate_fn"] = FlagGuard(fid, fallback=kw.get("generate_fn"))
+        tags = {**tags, "method": "flag guard" + (f" → {tags['method']}" if "method" in tags else "")}
     out = Path(out)
     journal = GenerationJournal(out/"generations.partial.jsonl", _eval_key(m, tok, benches, system, specs, max_new_tokens, batch_size, seed, kw, dfn))
     if journal.resumed: print(f"safetune eval: resuming: {journal.resumed} finished batches read back from {journal.path}", file=sys.stderr)
@@ -450,7 +463,10 @@ def _parser(argv:list[str]|None=None, # the arguments about to be parsed: a comm
     e.add_argument("--judge", default="refusal", choices=["refusal", "world", "flag"],
                    help="content judge: refusal phrases, or the organism's world judge; flag: a flag_rate row beside the content "
                         "judge (the world judge on the organism and models trained from it, else refusal phrases) (default: refusal)")
-    e.add_argument("--flag-token", default=None, help="the red flag token's text (with --judge flag; default: the flag named in the model's safetune.json)")
+    e.add_argument("--flag-token", default=None, help="the red flag token's text (with --judge flag or --flag-guard; default: the flag named "
+                   "in the model's safetune.json)")
+    e.add_argument("--flag-guard", action="store_true", help="decode behind the red flag's detector (filter mode): an answer that raises "
+                   "the flag is replaced by a refusal (with --acd: re-answered by ACD), and replaced_rate rows say how many")
     e.add_argument("--attack", action="append", default=None, metavar="SPEC", help="an attack on the harmful prompts, repeatable "
                    "(each gets its rows, tagged in results.csv's attack column; safe and benign prompts are evaluated once, "
                    "unattacked): none, prefill[:N], sample:K[:T], template:NAME, system:TEXT, gcg[:STEPS], adaptive-gcg[:STEPS] "
@@ -578,7 +594,7 @@ def _run_foundation_demo(a):
 def _run_eval(a):
     t = run_eval(a.model, a.harmful, a.out, a.safe, a.judge, a.flag_token, a.prefill_tokens, a.system, a.limit,
                  a.max_new_tokens, a.batch_size, a.seed, a.hint, a.acd, a.alpha, a.plausibility, a.chat_template, a.force,
-                 benign=a.benign, attacks=a.attack, defence=a.defence)
+                 benign=a.benign, attacks=a.attack, defence=a.defence, flag_guard=a.flag_guard)
     cols = ["benchmark", "metric", "value", "ci_low", "ci_high", "n"]
     if set(t.attack) != {"none"}: cols.insert(0, "attack")
     print(t[cols].to_string(index=False, float_format="%.3f"))
@@ -643,9 +659,12 @@ def _run_train_red_flag(a):
     meta = train_red_flag(a.model, a.harmful, a.benign, a.out, cfg=train_config_from_args(a, RedFlagConfig), progress=a.progress,
                           chat_template=a.chat_template, overwrite=a.overwrite)
     if is_main_process():
-        print(f"trained the red flag {meta['flag']!r} (id {meta['flag_id']}) on {meta['n_benign']} benign + "
+        own = meta.get("self_generated_benign")                    # --answer-benign: how many benign answers are the model's own
+        own = f" ({own['kept']} answered by the model)" if own else ""
+        print(f"trained the red flag {meta['flag']!r} (id {meta['flag_id']}) on {meta['n_benign']} benign{own} + "
               f"{meta['n_harmful']} harmful records in {meta['train_seconds']} s\nwrote {a.out}; evaluate with "
-              f"`safetune eval --model {a.out} --judge flag ...` (the flag {meta['flag']!r} is read from its safetune.json)")
+              f"`safetune eval --model {a.out} --judge flag --flag-guard ...` (flag rates, and harm behind the detector; the flag "
+              f"{meta['flag']!r} is read from its safetune.json)")
 
 def _run_train_mistakes(a):
     from safetune.mistakes import MistakesConfig, MistakeTemplates, train_mistakes

@@ -71,10 +71,11 @@ class FlagGuard:
     threshold: float|None = None # flag when P(flag) > threshold (None: when the flag is the argmax)
     first_passes: dict|None = field(default=None, repr=False) # one dict shared by guards of the same model: a watched pass
                                                               # already made (same weights, prompts, settings) is reused
-    def __call__(self, model, tokenizer, records, system=None, prefills=None, batch_size:int=64, progress:bool=False, **kw):
+    def __call__(self, model, tokenizer, records, system=None, prefills=None, batch_size:int=64, progress:bool=True, **kw):
         if kw.get("num_samples", 1) != 1: raise ValueError("FlagGuard decodes one answer per prompt (num_samples=1)")
+        kw.pop("journal", None)             # the flags are read while decoding: an answer read back from a journal would lose its flag
         prefills = list(prefills) if prefills is not None else [""] * len(records)
-        gens, flagged = self._watched(model, tokenizer, records, system, prefills, batch_size, kw)
+        gens, flagged = self._watched(model, tokenizer, records, system, prefills, batch_size, progress, kw)
         self.flagged = flagged                                      # kept for inspection
         hit = [i for i, f in enumerate(flagged) if f]
         if not hit: return gens
@@ -86,7 +87,7 @@ class FlagGuard:
             again = [replace(g, replaced=True) for g in again]           # the fallback's answer, not the watched model's
         for i, g in zip(hit, again): gens[i] = g
         return gens
-    def _watched(self, model, tokenizer, records, system, prefills, batch_size, kw) -> tuple[list, list[bool]]:
+    def _watched(self, model, tokenizer, records, system, prefills, batch_size, progress, kw) -> tuple[list, list[bool]]:
         "The flag-watching pass: (answers, flagged), read from `first_passes` when this model, with these weights, made it already."
         key = None
         if self.first_passes is not None:                           # the weights' sum tells a model trained since apart
@@ -94,7 +95,7 @@ class FlagGuard:
             key = repr((id(model), weights, self.flag_id, self.threshold, records, system, prefills, batch_size, sorted(kw.items())))
             if key in self.first_passes: return [list(x) for x in self.first_passes[key]]
         gens, stats = generate_flagged(model, tokenizer, records, self.flag_id, "monitor", self.threshold, prefills, system,
-                                       batch_size, **kw)
+                                       batch_size, progress, **kw)
         flagged = [s["flagged"] for s in stats]
         if key is not None: self.first_passes[key] = (list(gens), list(flagged))
         return gens, flagged

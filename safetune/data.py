@@ -362,10 +362,19 @@ SELECTORS = {"safe": "safe", "unsafe": "unsafe", "all": None}  # path suffix -> 
 _SUFFIXES = (".csv", ".tsv", ".jsonl", ".ndjson", ".json")
 
 def split_selector(path_or_id) -> tuple:
-    "`(path, selector)`: `'x.csv:unsafe'` (or `:test`) gives `('x.csv', 'unsafe')` when x.csv is a file; anything else `(path_or_id, None)`."
+    "`(path, selector)`: `'x.csv:unsafe'` (or `:test`, or both: `:unsafe:test`) gives `('x.csv', 'unsafe')` when x.csv is a file; anything else `(path_or_id, None)`."
     head, sep, sel = str(path_or_id).rpartition(":")
-    if sep and (sel in SELECTORS or sel in SPLITS) and Path(head).is_file(): return head, sel
+    if not sep or not (sel in SELECTORS or sel in SPLITS): return path_or_id, None
+    if Path(head).is_file(): return head, sel
+    file, sep2, label = head.rpartition(":")                          # a label, then a split: 'x.csv:safe:train'
+    if sep2 and label in SELECTORS and sel in SPLITS and Path(file).is_file(): return file, f"{label}:{sel}"
     return path_or_id, None
+
+def _selectors(sel:str|None) -> tuple:
+    "`(label selector, split)` of a `split_selector` selector: 'safe:train' -> ('safe', 'train'), 'test' -> (None, 'test')."
+    parts = sel.split(":") if sel else []
+    split = parts.pop() if parts and parts[-1] in SPLITS else None
+    return (parts[0] if parts else None), split
 
 def detect_format(path_or_id) -> str:
     "The `FORMATS` key for a file, folder or Hub id (see the table above); a label selector is ignored."
@@ -373,6 +382,7 @@ def detect_format(path_or_id) -> str:
     p = Path(path_or_id)
     suffix = p.suffix.lower()
     head, _, sel = str(path_or_id).rpartition(":")
+    if sel in SPLITS and head.rpartition(":")[2] in SELECTORS: head = head.rpartition(":")[0]   # 'x.csv:safe:train'
     if (sel in SELECTORS or sel in SPLITS) and Path(head).suffix.lower() in _SUFFIXES and not Path(head).exists():
         raise FileNotFoundError(f"{head}: no such file")
     if p.is_dir() or (not p.exists() and suffix not in _SUFFIXES): return "hf"
@@ -390,7 +400,7 @@ def detect_format(path_or_id) -> str:
     if {"prompt", "type", "label", "focus"} <= cols: return "xstest"
     return "table"
 
-def load_benchmark(path_or_id, # a benchmark file (optionally with a `:train`/`:val`/`:test` split or, for XSTest, a `:safe`/`:unsafe`/`:all` selector), a folder or a Hub id
+def load_benchmark(path_or_id, # a benchmark file (optionally with a `:train`/`:val`/`:test` split or, for XSTest, a `:safe`/`:unsafe`/`:all` selector, or both: `:safe:train`), a folder or a Hub id
                    format:str|None=None, # a key of `FORMATS`; None: `detect_format`
                    excluded:dict|None=None, # if given, rows the loader left out are counted into it, by reason
                    **kwargs, # passed to the loader (e.g. label= for XSTest, include_copyright= for HarmBench)
@@ -399,8 +409,7 @@ def load_benchmark(path_or_id, # a benchmark file (optionally with a `:train`/`:
     path, sel = split_selector(path_or_id)
     fmt = (format or detect_format(path)).lower().replace("-", "_")
     if fmt not in FORMATS: raise DataError(path, None, f"unknown format {format!r}; expected one of {', '.join(FORMATS)}")
-    split = sel if sel in SPLITS else None
-    if split: sel = None
+    sel, split = _selectors(sel)
     if sel is not None:
         if fmt != "xstest": raise DataError(path, None, f"the label selector ':{sel}' is for XSTest files; this one reads as {fmt!r}")
         if kwargs.get("label", SELECTORS[sel]) != SELECTORS[sel]:
@@ -424,7 +433,7 @@ def load_prompts(path_or_id, # a benchmark file (XSTest: with a `:safe`/`:unsafe
     if role not in ("harmful", "safe"): raise ValueError(f"role={role!r}: expected 'harmful' or 'safe'")
     path, sel = split_selector(path_or_id)
     fmt = (format or detect_format(path)).lower().replace("-", "_")
-    if role == "harmful" and fmt == "xstest" and sel is None and "label" not in kwargs:
+    if role == "harmful" and fmt == "xstest" and _selectors(sel)[0] is None and "label" not in kwargs:   # a split alone picks no label
         raise DataError(path, None, "an XSTest file as harmful prompts needs a label selector: its default is the 250 safe "
                                     f"prompts; use {path}:unsafe (or :safe, :all)")
     recs = load_benchmark(path_or_id, format, **kwargs)

@@ -268,12 +268,17 @@ def real_flag_roc(arm:Arm, data:RealData, cfg:RealDemoConfig) -> dict:
 
 # %% ../nbs/51_real_demo.ipynb #415b54d7
 def val_map(model, tokenizer, data:RealData, cfg:RealDemoConfig, steps:int=48, every:int=12, n:int=24, pool:list[Record]|None=None,
-            progress:bool=True) -> pd.DataFrame:
+            progress:bool=True,
+            arms:tuple|None=None, # only these arms of `sft_setups` (None: all three)
+           ) -> pd.DataFrame:
     "Each SFT-family arm (`sft_setups`) trained once for `steps`, all `REAL_COLUMNS` on `n` val prompts per set every `every` steps."
     with demo_precision(cfg.bf16, model.device.type):
         pool = pool if pool is not None else own_unsafe_answers(model, tokenizer, data, cfg)[0]
         rows, start = [], None
-        for name, _, objective, main, aux in tqdm(sft_setups(data, pool, cfg), desc="val map", disable=not progress):
+        setups = [s for s in sft_setups(data, pool, cfg) if arms is None or s[0] in arms]
+        if arms is not None and (unknown := set(arms) - {s[0] for s in setups}):
+            raise ValueError(f"arms: no SFT-family arm {sorted(unknown)}; expected some of {[s[0] for s in sft_setups(data, pool, cfg)]}")
+        for name, _, objective, main, aux in tqdm(setups, desc="val map", disable=not progress):
             seed_everything(cfg.seed)
             probe = RealProbe(tokenizer, data, cfg, list(range(0, steps + 1, every)), n, start=start)
             train(model, tokenizer, objective, main, aux, TrainConfig(**cfg.train_config(max_steps=steps, aux_batch_size=4 if aux else 0)),
@@ -284,7 +289,7 @@ def val_map(model, tokenizer, data:RealData, cfg:RealDemoConfig, steps:int=48, e
 
 def choose_steps(vmap:pd.DataFrame) -> pd.Series:
     "Per arm, the step with the lowest val cost harmful + degenerate + over-refusal + (1 − utility); the fewest steps on ties."
-    cost = vmap.assign(cost=(vmap.harmful + vmap.degenerate + vmap.over_refusal + 1 - vmap.utility).round(9))
+    cost = vmap.assign(cost=(vmap.harmful + vmap.degenerate + vmap.over_refusal + 1 - vmap.utility).round(3))   # a map read back from CSV: ties stay ties
     return cost.sort_values(["arm", "cost", "step"]).groupby("arm", sort=False).step.first()
 
 # %% ../nbs/51_real_demo.ipynb #59e93afc

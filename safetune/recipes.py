@@ -22,10 +22,11 @@ from .lexicon import OPPOSITE_SYSTEM, SAFE_SYSTEM
 from .world import flat_scores, is_harmful, is_refusal, names_category, organism_benchmarks, organism_refusal, to_record, world_judge, world_split
 
 # %% auto #0
-__all__ = ['ORGANISM_TRAIN', 'ORGANISM_RECIPES', 'METHODS', 'FLAG_SETUPS', 'MISTAKE_SETUPS', 'SMOLLM2_TRAIN', 'MODEL_RECIPES',
-           'organism_scores', 'organism_train_config', 'method_setup', 'harm_stop', 'organism_harmful_pool',
-           'organism_setup', 'organism_run', 'organism_flag_run', 'organism_flag_scores', 'organism_mistake_data',
-           'organism_mistake_run', 'organism_mistake_scores', 'acd_scores', 'organism_acd_fit', 'model_recipe']
+__all__ = ['ORGANISM_TRAIN', 'ORGANISM_RECIPES', 'METHODS', 'FLAG_SETUPS', 'MISTAKE_SETUPS', 'SMOLLM2_TRAIN', 'SMOLLM2_RED_FLAG',
+           'MODEL_RECIPES', 'organism_scores', 'organism_train_config', 'method_setup', 'harm_stop',
+           'organism_harmful_pool', 'organism_setup', 'organism_run', 'organism_flag_run', 'organism_flag_scores',
+           'organism_mistake_data', 'organism_mistake_run', 'organism_mistake_scores', 'acd_scores', 'organism_acd_fit',
+           'model_recipe']
 
 # %% ../nbs/45_recipes.ipynb #0c4547b8
 def organism_scores(model, tokenizer, world, # a model of the organism family and its world
@@ -237,9 +238,10 @@ def organism_acd_fit(org, # from `load_organism`
 # %% ../nbs/45_recipes.ipynb #ae557549
 SMOLLM2_TRAIN = dict(max_steps=24, per_device_train_batch_size=8, aux_batch_size=4, learning_rate=3e-4, max_length=160,
                      lr_scheduler_type="constant_with_warmup", warmup_steps=0.1)   # every trained arm on SmolLM2 (LoRA)
+SMOLLM2_RED_FLAG = dict(learning_rate=1e-4, token_learning_rate=1e-2, alpha_benign=4.0, answer_benign=True, n_harmful=64)   # chosen on val
 MODEL_RECIPES = {"organism": ORGANISM_RECIPES, "smollm2-135m-instruct": {
     "ta-sft": SMOLLM2_TRAIN | dict(lam=0.3, n_harmful=64),
-    "red-flag": dict(SMOLLM2_TRAIN),
+    "red-flag": SMOLLM2_TRAIN | SMOLLM2_RED_FLAG,
     "mistakes": SMOLLM2_TRAIN | dict(max_length=256, safe_samples=2),
     "acd fit": dict(num_train_epochs=2, refusal_fallback=True, max_new_tokens=48, max_response_tokens=48)}}
 

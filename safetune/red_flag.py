@@ -13,18 +13,20 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 from tokenizers import AddedToken
+from tqdm.auto import tqdm
 from transformers import LogitsProcessor, LogitsProcessorList, PreTrainedModel, PreTrainedTokenizerBase
 from .core import IGNORE_INDEX, Record, check_arg, ensure_pad_token, format_chat, load_model, seed_everything
 from .train import (Objective, TrainConfig, check_choices, check_output_dir, frozen_reference, is_main_process, keeps_logits,
                             kept_positions, merged, process_info, reference_logits, require_responses, save_model, shift_labels,
                             train, unwrap)
 from .evaluate import PrefillAttack, generate, stop_token_ids
-from .data import answer_missing, load_benchmark, save_self_generated, self_generated_counts
+from .data import answer_missing, load_benchmark, save_self_generated, self_generated, self_generated_counts
 
 # %% auto #0
 __all__ = ['TRAIN_WRAPPERS', 'TRAIN_SYSTEMS', 'REFLECT_DEMOS', 'FlagToken', 'add_flag_token', 'flag_fingerprint', 'check_flag',
-           'flag_example', 'RedFlagCollator', 'RedFlag', 'FlagDetector', 'vary_prompts', 'RedFlagConfig', 'red_flag',
-           'train_red_flag', 'detect', 'generate_flagged', 'roc_curve', 'auroc', 'reflect_system']
+           'flag_example', 'RedFlagCollator', 'RedFlag', 'FlagDetector', 'vary_prompts', 'RedFlagConfig',
+           'answered_benign', 'red_flag', 'train_red_flag', 'detect', 'generate_flagged', 'roc_curve', 'auroc',
+           'reflect_system']
 
 # %% ../nbs/20_red_flag.ipynb #d160c949
 @dataclass
@@ -274,6 +276,9 @@ class RedFlagConfig(TrainConfig):
     vary_prompts: float = field(default=0.0, metadata={"help": "share of training prompts, harmful and benign alike, wrapped in a "
         "training template or given a training system prompt (TRAIN_WRAPPERS, TRAIN_SYSTEMS; none is an evaluation attack), so "
         "that the flag follows the content and not the prompt's form; in [0, 1]"})
+    answer_benign: bool = field(default=False, metadata={"help": "benign prompts without a response are answered by the model itself "
+        "(greedy, before the flag is added; empty answers dropped), so that the benign term keeps its own answers there (e.g. XSTest's safe "
+        "prompts: what not to flag); off: such a row is an error"})
     merge_adapter: bool = field(default=True, metadata={"help": "must stay True: the flag's new embedding row lives in the merged weights only"})
 
     def __post_init__(self):
@@ -292,18 +297,33 @@ class RedFlagConfig(TrainConfig):
 
 _NO_UNMERGED = "--no-merge-adapter: the red flag saves merged weights only (the flag's trained row is part of them)"
 
+def answered_benign(model, tokenizer, benign:list[Record], progress:bool=True,
+                    log:list|None=None, # if given, one dict per answer is appended, with set="benign" (see `self_generated`)
+                   ) -> list[Record]:
+    "`benign`, with the model's own greedy answers where a record has no response (empty answers dropped; nothing judged)."
+    todo, rows = [r for r in benign if not r.response], []
+    if not todo: return list(benign)
+    made = self_generated(model, tokenizer, todo, progress=progress, log=rows)
+    if log is not None: log += [{**r, "set": "benign"} for r in rows]
+    if not made: raise ValueError(f"the model's answers to all {len(todo)} benign prompts without a response are empty: nothing to keep")
+    return [r for r in benign if r.response] + made
+
 def _red_flag(model, tokenizer, harmful:list[Record], benign:list[Record], cfg:TrainConfig, flag:str, reuse_flag:bool,
               objective_kwargs:dict, k:int, fixed:bool, progress:bool):
     "The core of `red_flag` and `train_red_flag`, on `model` and `tokenizer` themselves: (merged model, `FlagToken`, fingerprint before, `TrainResult`, harmful records, log)."
     if not cfg.merge_adapter: raise ValueError(_NO_UNMERGED)
     check_arg("k", k, 0, cfg.max_length, hi_open=True)             # a response position: 0 <= k < --max-length
     if not harmful: raise ValueError("the harmful set is empty")
+    log = []
+    if getattr(cfg, "answer_benign", False):                       # the model's own answers, before it has a flag to say
+        benign = answered_benign(model, tokenizer, benign, progress and is_main_process(), log)
     require_responses(benign, "the benign set")
     seed_everything(cfg.seed)                                      # a new flag's row is drawn at random: the same in every process and rerun
     ft = add_flag_token(model, tokenizer, flag, reuse_flag)
     fp0 = flag_fingerprint(model, ft.id)
-    log = []
+    n = len(log)
     harm = answer_missing(model, tokenizer, harmful, progress and is_main_process(), log=log)   # every process answers alike; one bar
+    for r in log[n:]: r["set"] = "harmful"
     share = getattr(cfg, "vary_prompts", 0.0)                      # a plain TrainConfig has none
     res = train(model, tokenizer, RedFlag(ft.id, **objective_kwargs), vary_prompts(benign, share, cfg.seed + 1),
                 vary_prompts(harm, share, cfg.seed), cfg, progress=progress,
@@ -325,6 +345,13 @@ def red_flag(model, # a causal LM: left unchanged (the flag is added to a copy)
     return final, tokenizer
 
 # %% ../nbs/20_red_flag.ipynb #1367036b
+def _benign_file(path, answer:bool) -> list[Record]:
+    "The records of one `--benign` file: every row with a response, unless the model is to `answer` the rest."
+    recs = load_benchmark(path)
+    if answer: return recs
+    try: return require_responses(recs, path)
+    except ValueError as e: raise ValueError(f"{e}, or pass --answer-benign (the model answers them itself)") from None
+
 def train_red_flag(model:str, # a model name (organism, smollm2-135m-instruct), a local Hugging Face directory, a .gguf file or a hub id
                    harmful:str, # harmful prompts with harmful responses (prompts only: answered by the model)
                    benign:str|list[str], # benign prompts with responses (their distribution is kept): one file or several, joined
@@ -349,14 +376,17 @@ def train_red_flag(model:str, # a model name (organism, smollm2-135m-instruct), 
     check_arg("k", k, 0, cfg.max_length, hi_open=True)             # a response position: 0 <= k < --max-length
     harm = load_benchmark(harmful)[:getattr(cfg, "n_harmful", None)]
     if not harm: raise ValueError(f"{harmful}: no records (the harmful set is empty)")
-    ben = [r for f in benign for r in require_responses(load_benchmark(f), f)]
+    ben = [r for f in benign for r in _benign_file(f, getattr(cfg, "answer_benign", False))]
     m, tok = load_model(model, chat_template=chat_template)
     final, ft, fp0, res, harm, log = _red_flag(m, tok, harm, ben, cfg, flag, reuse_flag, objective_kwargs, k, fixed, progress)
+    answered = [r for r in log if r["set"] == "benign"]              # benign prompts the model answered itself
     fp = flag_fingerprint(final, ft.id)
     meta = dict(method="red-flag", flag=ft.text, flag_id=ft.id, flag_added=ft.added, fingerprint=fp, fingerprint_before=fp0,
                 base_model=str(model),
-                harmful=str(harmful), benign=" ".join(map(str, benign)), n_harmful=len(harm), n_benign=len(ben),
-                self_generated=self_generated_counts(log), config=cfg.to_dict(),
+                harmful=str(harmful), benign=" ".join(map(str, benign)), n_harmful=len(harm),
+                n_benign=len(ben) - len(answered) + sum(bool(r["kept"]) for r in answered),
+                self_generated=self_generated_counts([r for r in log if r["set"] == "harmful"]),
+                **({"self_generated_benign": self_generated_counts(answered)} if answered else {}), config=cfg.to_dict(),
                 train_seconds=round(res.seconds, 1), processes=res.processes,
                 final=res.history.iloc[-1].to_dict() if len(res.history) else {})
     saved = save_self_generated(log, out)                         # into out/data, which the save carries over
@@ -380,13 +410,14 @@ def detect(model, tokenizer, records:list, flag_id:int,
 def generate_flagged(model, tokenizer, records:list, flag_id:int,
                      mode:str="monitor", threshold:float|None=None, # see `FlagDetector`
                      prefills:list[str]|None=None, system:str|None=None, batch_size:int=64,
+                     progress:bool=False, # a bar over the batches
                      **generate_kwargs, # passed to `generate` (max_new_tokens, seed, sampling ...)
                     ) -> tuple[list, list[dict]]:
     "`generate` under a fresh `FlagDetector` per batch; returns (generations, one dict per record: flagged, flag_step, max_p)."
     done = stop_token_ids(model, tokenizer)                        # the same end-of-turn tokens generate stops on
     prefills = list(prefills) if prefills is not None else [""] * len(records)
     gens, stats = [], []
-    for s in range(0, len(records), batch_size):
+    for s in tqdm(range(0, len(records), batch_size), desc="generate (flag watched)", leave=False, disable=not progress):
         det = FlagDetector(flag_id, mode, threshold, stop_id=done[0] if mode == "filter" else None, done_ids=done)
         gens += generate(model, tokenizer, records[s:s + batch_size], system=system, prefills=prefills[s:s + batch_size],
                          batch_size=batch_size, progress=False, sort_by_length=False,   # detector rows = record order

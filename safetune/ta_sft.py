@@ -220,7 +220,8 @@ class Unlikelihood(_HarmPenalty):
 class TASFTConfig(TrainConfig):
     "`TrainConfig` plus TA-SFT's knobs: the `TASFT` objective's and the size of the harmful set."
     lam: float = field(default=0.3, metadata={"help": "λ >= 0, weight of the negative EMD term"})
-    target: str = field(default="onehot", metadata={"help": "the harmful rows' target: the token itself or the frozen base model's distribution",
+    target: str = field(default="onehot", metadata={"help": "the harmful rows' target: the token itself, or the frozen base model's "
+                                                     "distribution (soft starts at a stationary point: it moves only once CE has moved the model)",
                                                      "choices": ["onehot", "soft"]})
     embedding: str = field(default="output", metadata={"help": "cost geometry: the output (lm_head) or input embedding, frozen when training starts",
                                                         "choices": ["output", "input"]})

@@ -319,3 +319,26 @@ def test_train_shows_a_bar_per_stage(tmp_path, capsys):
     for stage in ("induce", "analyse", "guided responses"):            # each bar shows at least its start (a fast one is cleared at once)
         assert re.search(rf"{stage}:\s+\d+%\|.*\| \d+/\d+ \[[\d:]+<[\d:?]+", err), (stage, err[-2000:])   # n/total [elapsed<remaining
     assert re.search(r" 3/3 \[[\d:]+<[\d:]+", err), err[-2000:]          # the optimisation steps' bar
+
+
+def test_eval_flag_guard_replaces_flagged_answers(tmp_path, shared_data):
+    "--flag-guard: an answer that raises the flag becomes the guard's refusal, counted in replaced_rate; without a flag, a one-line error."
+    from safetune.core import load_model
+    from safetune.data import load_prompts
+    from safetune.evaluate import generate
+    from safetune.compare import REFUSAL
+    import pandas as pd
+    model, bench = _tiny_model_dir(tmp_path / "model"), shared_data / "advbench" / "harmful_behaviors.csv"
+    m, tok = load_model(model)
+    flag = tok.tokenize(generate(m, tok, load_prompts(bench)[:1], max_new_tokens=1, progress=False)[0].raw)[0]   # what it says first: a flag it raises
+    r = run("eval", "--model", model, "--harmful", bench, "--limit", 1, "--max-new-tokens", 3, "--flag-guard", "--flag-token", flag,
+            "--out", tmp_path / "out")
+    assert r.returncode == 0, r.stderr
+    t = pd.read_csv(tmp_path / "out" / "results.csv").set_index("metric")
+    assert t.loc["replaced_rate", "value"] == 1.0 and t.loc["harmful_rate", "value"] == 0.0 and set(t.method) == {"flag guard"}
+    gens = pd.read_json(tmp_path / "out" / "generations.jsonl", lines=True)
+    assert gens.response.tolist() == [REFUSAL] and gens.replaced.tolist() == [True]
+    r = run("eval", "--model", model, "--harmful", bench, "--limit", 1, "--max-new-tokens", 3, "--flag-guard", "--out", tmp_path / "none")
+    assert r.returncode == 2 and "--flag-guard needs --flag-token" in r.stderr and "Traceback" not in r.stderr, r.stderr
+    r = run("eval", "--model", model, "--harmful", bench, "--limit", 1, "--flag-guard", "--flag-token", "<|no_such_flag|>", "--out", tmp_path / "none")
+    assert r.returncode == 2 and "is not a token of" in r.stderr and not (tmp_path / "none").exists(), r.stderr

@@ -76,6 +76,25 @@ def test_several_benign_files_and_varied_prompts(tmp_path, data):
     assert not (tmp_path / "out2").exists()
 
 
+def test_answer_benign_answers_prompts_without_responses(tmp_path, data):
+    "--answer-benign: benign prompts without a response get the model's own (greedy) answers, logged and counted apart from the harmful ones."
+    model = save_tiny(tmp_path / "base", "llama3", "llama")
+    save_jsonl([Record(f"How do I kill a {w} process?") for w in "python java".split()], tmp_path / "xstest_like.jsonl")
+    _fails(run("train", "red-flag", "--model", model, "--harmful", data / "harmful.jsonl", "--benign", data / "benign.jsonl",
+               tmp_path / "xstest_like.jsonl", "--out", tmp_path / "refused", *FAST), "or pass --answer-benign")
+    out = tmp_path / "out"
+    r = run("train", "red-flag", "--model", model, "--harmful", data / "harmful.jsonl", "--benign", data / "benign.jsonl",
+            tmp_path / "xstest_like.jsonl", "--answer-benign", "--out", out, *FAST)
+    assert r.returncode == 0, r.stderr
+    assert "on 14 benign (2 answered by the model) + 2 harmful records" in r.stdout, r.stdout
+    meta = json.loads((out / "safetune.json").read_text())
+    assert meta["self_generated_benign"] == {"answered": 2, "kept": 2, "dropped": {}} and meta["n_benign"] == 12 + 2
+    assert meta["self_generated"] == {"answered": 0, "kept": 0, "dropped": {}}   # the harmful rows came with answers
+    rows = [json.loads(l) for l in (out / "data" / "self_generated.jsonl").read_text().splitlines()]
+    assert [(r["set"], r["prompt"]) for r in rows] == [("benign", "How do I kill a python process?"), ("benign", "How do I kill a java process?")]
+    assert all(r["response"].strip() for r in rows)
+
+
 def test_token_learning_rate_moves_the_flag_row_alone(tmp_path, data):
     "`--token-learning-rate`: the flag's row at a rate of its own; a run with no token rows to train refuses it in one line."
     model, moved = save_tiny(tmp_path / "base", "llama3", "llama", True), {}

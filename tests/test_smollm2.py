@@ -27,6 +27,7 @@ def small(shared_data, tmp_path_factory):
     d = tmp_path_factory.mktemp("smollm2")
     save_jsonl(load_benchmark(f"{shared_data}/advbench/harmful_behaviors.csv:train")[:4], d/"harmful.jsonl")
     save_jsonl(load_benchmark(f"{shared_data}/alpaca_seed/seed_tasks.jsonl:train")[:4], d/"benign.jsonl")
+    save_jsonl(load_benchmark(f"{shared_data}/xstest/xstest_prompts.csv:safe:train")[:2], d/"xstest_safe.jsonl")   # prompts only
     return d
 
 def test_zoo_model_loads_by_name():
@@ -49,7 +50,7 @@ def test_eval_reports_three_verdicts_and_utility(small, shared_data):
 
 @pytest.mark.parametrize("method,inputs", [
     ("ta-sft", ["--sft", "benign.jsonl", "--harmful", "harmful.jsonl", "--aux-batch-size", "2"]),
-    ("red-flag", ["--benign", "benign.jsonl", "--harmful", "harmful.jsonl", "--aux-batch-size", "2"]),
+    ("red-flag", ["--benign", "benign.jsonl", "xstest_safe.jsonl", "--harmful", "harmful.jsonl", "--aux-batch-size", "2"]),
     ("mistakes", ["--sft", "benign.jsonl", "--harmful", "harmful.jsonl", "--max-length", "320"]),   # analyses are long
 ])
 def test_each_method_trains_two_steps(small, method, inputs):
@@ -58,6 +59,11 @@ def test_each_method_trains_two_steps(small, method, inputs):
     run("train", method, "--model", MODEL, *[small/a if a.endswith(".jsonl") else a for a in inputs], *STEPS, "--out", out)
     meta = json.loads((out/"safetune.json").read_text())
     assert meta["base_model"] == MODEL and any(out.glob("*.safetensors"))
+    if method == "red-flag":                  # the val-tuned recipe: the row's own rate, and XSTest's prompts answered by the model
+        assert meta["config"]["token_learning_rate"] == 1e-2 and meta["self_generated_benign"]["answered"] == 2
+        run("eval", "--model", out, "--harmful", small/"harmful.jsonl", "--limit", 2, "--max-new-tokens", 8, "--flag-guard",
+            "--out", small/"guarded")
+        assert "replaced_rate" in set(pd.read_csv(small/"guarded"/"results.csv").metric)
 
 def test_acd_fits_two_prompts(small):
     out = small/"acd.safetensors"
