@@ -478,14 +478,19 @@ def refusal_records(records:list[Record], make=None, # `make(record) -> str`, th
 def answer_missing(model, tokenizer, records:list[Record], progress:bool=True,
                    judge=None, # keeps only the answers it calls harmful (default: `RefusalJudge`, i.e. drop refusals)
                    log:list|None=None, # if given, one dict per answer is appended (see `self_generated`)
+                   keep_all:bool=False, # keep every non-empty answer, unjudged (benign prompts: the model's own answer is the target)
                   ) -> list[Record]:
     "`records`, with the model's own (greedy) answers where a record has no response; refusals are dropped, not kept as \"harmful\"."
     todo = [r for r in records if not r.response]
-    made = self_generated(model, tokenizer, todo, judge=judge or RefusalJudge(), progress=progress, log=log) if todo else []
+    judge = None if keep_all else judge or RefusalJudge()
+    made = self_generated(model, tokenizer, todo, judge=judge, progress=progress, log=log) if todo else []
+    if todo and not made and keep_all:
+        raise ValueError(f"the model's answers to all {len(todo)} prompts without a response are empty: nothing to keep")
     if todo and not made:
         raise ValueError(f"the model refused (or left empty) all {len(todo)} prompts without a response, so there are no unsafe "
                          "answers to learn from; supply responses (e.g. generated under a prefilling attack)")
     return [r for r in records if r.response] + made
+
 
 # %% ../nbs/01_data.ipynb #850c0237
 def self_generated_counts(log:list[dict], # rows from `self_generated(..., log=)` / `answer_missing(..., log=)`

@@ -20,13 +20,12 @@ from .train import (Objective, TrainConfig, check_choices, check_output_dir, fro
                             kept_positions, merged, process_info, reference_logits, require_responses, save_model, shift_labels,
                             train, unwrap)
 from .evaluate import PrefillAttack, generate, stop_token_ids
-from .data import answer_missing, load_benchmark, save_self_generated, self_generated, self_generated_counts
+from .data import answer_missing, load_benchmark, save_self_generated, self_generated_counts
 
 # %% auto #0
 __all__ = ['TRAIN_WRAPPERS', 'TRAIN_SYSTEMS', 'REFLECT_DEMOS', 'FlagToken', 'add_flag_token', 'flag_fingerprint', 'check_flag',
-           'flag_example', 'RedFlagCollator', 'RedFlag', 'FlagDetector', 'vary_prompts', 'RedFlagConfig',
-           'answered_benign', 'red_flag', 'train_red_flag', 'detect', 'generate_flagged', 'roc_curve', 'auroc',
-           'reflect_system']
+           'flag_example', 'RedFlagCollator', 'RedFlag', 'FlagDetector', 'vary_prompts', 'RedFlagConfig', 'red_flag',
+           'train_red_flag', 'detect', 'generate_flagged', 'roc_curve', 'auroc', 'reflect_system']
 
 # %% ../nbs/20_red_flag.ipynb #d160c949
 @dataclass
@@ -297,17 +296,6 @@ class RedFlagConfig(TrainConfig):
 
 _NO_UNMERGED = "--no-merge-adapter: the red flag saves merged weights only (the flag's trained row is part of them)"
 
-def answered_benign(model, tokenizer, benign:list[Record], progress:bool=True,
-                    log:list|None=None, # if given, one dict per answer is appended, with set="benign" (see `self_generated`)
-                   ) -> list[Record]:
-    "`benign`, with the model's own greedy answers where a record has no response (empty answers dropped; nothing judged)."
-    todo, rows = [r for r in benign if not r.response], []
-    if not todo: return list(benign)
-    made = self_generated(model, tokenizer, todo, progress=progress, log=rows)
-    if log is not None: log += [{**r, "set": "benign"} for r in rows]
-    if not made: raise ValueError(f"the model's answers to all {len(todo)} benign prompts without a response are empty: nothing to keep")
-    return [r for r in benign if r.response] + made
-
 def _red_flag(model, tokenizer, harmful:list[Record], benign:list[Record], cfg:TrainConfig, flag:str, reuse_flag:bool,
               objective_kwargs:dict, k:int, fixed:bool, progress:bool):
     "The core of `red_flag` and `train_red_flag`, on `model` and `tokenizer` themselves: (merged model, `FlagToken`, fingerprint before, `TrainResult`, harmful records, log)."
@@ -316,7 +304,8 @@ def _red_flag(model, tokenizer, harmful:list[Record], benign:list[Record], cfg:T
     if not harmful: raise ValueError("the harmful set is empty")
     log = []
     if getattr(cfg, "answer_benign", False):                       # the model's own answers, before it has a flag to say
-        benign = answered_benign(model, tokenizer, benign, progress and is_main_process(), log)
+        benign = answer_missing(model, tokenizer, benign, progress and is_main_process(), log=log, keep_all=True)
+        for r in log: r["set"] = "benign"
     require_responses(benign, "the benign set")
     seed_everything(cfg.seed)                                      # a new flag's row is drawn at random: the same in every process and rerun
     ft = add_flag_token(model, tokenizer, flag, reuse_flag)
