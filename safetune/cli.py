@@ -131,9 +131,10 @@ def _check_hint(hint:str) -> str:
     return hint
 
 def _decoder_key(fn) -> list|None:
-    "What decides a decoder's answers: ACD's α, β and soft prompts; a flag guard's token, threshold, refusal and fallback."
+    "What decides a decoder's answers: ACD's α, β and soft prompts; a flag guard's token, threshold, refusal and fallback; an output filter's probe."
     if fn is None: return None
     if hasattr(fn, "flag_id"): return ["flag-guard", fn.flag_id, fn.threshold, fn.refusal, _decoder_key(fn.fallback)]
+    if hasattr(fn, "params"): return ["output-filter", hashlib.sha256(fn.params["coef"].tobytes()).hexdigest(), fn.threshold, fn.refusal, _decoder_key(fn.decode)]
     return [repr(fn.alpha), repr(fn.plausibility)] + [
         hashlib.sha256(p.detach().cpu().numpy().tobytes()).hexdigest() if hasattr(p, "detach") else repr(p) for p in (fn.safe, fn.adversarial)]
 
@@ -164,6 +165,8 @@ def run_eval(model:str, # a model name (organism, smollm2-135m-instruct), a loca
              attacks:list[str]|None=None, # attack specs (`safetune.attacks.ATTACKS`), each on the harmful prompts; None: none
              defence:str|None=None, # a prompt defence (`safetune.defences.PROMPT_DEFENCES`) on every prompt, after the attack
              flag_guard:bool=False, # decode behind the red flag's detector: a flagged answer becomes a refusal (with `acd`: ACD's answer)
+             output_filter:str|None=None, # a probe file (`safetune output-filter`): answers it flags become a refusal (with `acd`: ACD's answers are read)
+             filter_threshold:float|None=None, # the output filter's threshold on P(harmful) (None: the one saved with it)
             ):
     "Evaluate `model` on the files, under each attack; write `results.csv` and `generations.jsonl` into `out`; return the table."
     import pandas as pd
@@ -172,6 +175,12 @@ def run_eval(model:str, # a model name (organism, smollm2-135m-instruct), a loca
     from safetune.core import atomic_write, load_model
     from safetune.evaluate import Benchmark, GenerationJournal, evaluate, make_judge
     if prefill_tokens < 0: raise ValueError(f"--prefill-tokens must be >= 0, got {prefill_tokens}")
+    if output_filter is not None and flag_guard: raise ValueError("--output-filter cannot be combined with --flag-guard: choose one guard")
+    if output_filter is not None and not Path(output_filter).is_file(): raise FileNotFoundError(f"--output-filter {output_filter}: no such file")
+    if filter_threshold is not None:
+        if output_filter is None: raise ValueError("--filter-threshold needs --output-filter")
+        from safetune.core import check_arg
+        check_arg("filter_threshold", filter_threshold, 0.0, 1.0)
     specs = list(attacks or []) + ([f"prefill:{prefill_tokens}"] if prefill_tokens else []) or ["none"]
     if len(set(specs)) < len(specs): raise ValueError(f"--attack: {specs} names an attack twice")
     if (judge == "flag" or flag_guard or any(s.startswith("adaptive-gcg") for s in specs)) and not flag_token:   # a red flag model names its flag in safetune.json
@@ -228,6 +237,10 @@ def run_eval(model:str, # a model name (organism, smollm2-135m-instruct), a loca
             raise ValueError(f"--flag-guard: {flag_token!r} is not a token of {model}'s vocabulary (train it with `safetune train red-flag`)")
         kw["generate_fn"] = FlagGuard(fid, fallback=kw.get("generate_fn"))
         tags = {**tags, "method": "flag guard" + (f" → {tags['method']}" if "method" in tags else "")}
+    if output_filter is not None:                                     # the probe reads each finished answer, whoever wrote it
+        from safetune.red_flag import OutputFilter
+        kw["generate_fn"] = OutputFilter.load(output_filter, m, tok, filter_threshold, decode=kw.get("generate_fn"))
+        tags = {**tags, "method": "output filter" + (f" → {tags['method']}" if "method" in tags else "")}
     out = Path(out)
     journal = GenerationJournal(out/"generations.partial.jsonl", _eval_key(m, tok, benches, system, specs, max_new_tokens, batch_size, seed, kw, dfn))
     if journal.resumed: print(f"safetune eval: resuming: {journal.resumed} finished batches read back from {journal.path}", file=sys.stderr)
@@ -467,6 +480,10 @@ def _parser(argv:list[str]|None=None, # the arguments about to be parsed: a comm
                    "in the model's safetune.json)")
     e.add_argument("--flag-guard", action="store_true", help="decode behind the red flag's detector (filter mode): an answer that raises "
                    "the flag is replaced by a refusal (with --acd: re-answered by ACD), and replaced_rate rows say how many")
+    e.add_argument("--output-filter", default=None, metavar="FILE", help="decode behind an output filter (`safetune output-filter`): "
+                   "an answer its probe flags is replaced by a refusal, and replaced_rate rows say how many")
+    e.add_argument("--filter-threshold", type=float, default=None, help="with --output-filter: flag when P(harmful) >= this "
+                   "(default: the threshold saved with the filter)")
     e.add_argument("--attack", action="append", default=None, metavar="SPEC", help="an attack on the harmful prompts, repeatable "
                    "(each gets its rows, tagged in results.csv's attack column; safe and benign prompts are evaluated once, "
                    "unattacked): none, prefill[:N], sample:K[:T], template:NAME, system:TEXT, gcg[:STEPS], adaptive-gcg[:STEPS] "
@@ -566,6 +583,20 @@ def _parser(argv:list[str]|None=None, # the arguments about to be parsed: a comm
                    "or a Hugging Face dataset id")
     c.add_argument("--format", default=None, help="force a format instead of detecting it")
     c.add_argument("--show", type=int, default=3, help="how many prompts to print")
+    of = sub.add_parser("output-filter", help="fit the red flag's baseline: a linear probe on the model's hidden states that reads "
+                        "each finished answer; evaluate behind it with `safetune eval --output-filter`", formatter_class=HelpFormatter)
+    of.add_argument("--model", required=True, help=MODEL_HELP + "; it is not changed")
+    of.add_argument("--harmful", required=True, help="harmful prompts with harmful answers (prompts only: answered by the model, refusals dropped)")
+    of.add_argument("--benign", required=True, nargs="+", metavar="FILE", help="benign prompts with answers; several files are joined")
+    of.add_argument("--out", required=True, help="the probe file to write (.safetensors); the model's own answers go beside it (.self_generated.jsonl)")
+    of.add_argument("--n-harmful", type=int, default=None, help="use only the first N harmful records (default: all)")
+    of.add_argument("--answer-benign", action="store_true", help="benign prompts without an answer are answered by the model itself")
+    of.add_argument("--threshold", type=float, default=0.5, help="flag when P(harmful) >= this (saved with the probe)")
+    of.add_argument("--layer", type=int, default=-1, help="which hidden state the probe reads (-1: the last layer's output)")
+    of.add_argument("--batch-size", type=int, default=16, help="examples per forward pass")
+    of.add_argument("--overwrite", action="store_true", help="replace an existing probe file")
+    of.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True, help="progress bars")
+    of.add_argument("--chat-template", default=None, metavar="FILE", help=_TEMPLATE_HELP)
     sub.add_parser("models", help="the model names --model accepts (the organism and the zoo), and whether each is installed")
     return p
 
@@ -594,11 +625,19 @@ def _run_foundation_demo(a):
 def _run_eval(a):
     t = run_eval(a.model, a.harmful, a.out, a.safe, a.judge, a.flag_token, a.prefill_tokens, a.system, a.limit,
                  a.max_new_tokens, a.batch_size, a.seed, a.hint, a.acd, a.alpha, a.plausibility, a.chat_template, a.force,
-                 benign=a.benign, attacks=a.attack, defence=a.defence, flag_guard=a.flag_guard)
+                 benign=a.benign, attacks=a.attack, defence=a.defence, flag_guard=a.flag_guard, output_filter=a.output_filter,
+                 filter_threshold=a.filter_threshold)
     cols = ["benchmark", "metric", "value", "ci_low", "ci_high", "n"]
     if set(t.attack) != {"none"}: cols.insert(0, "attack")
     print(t[cols].to_string(index=False, float_format="%.3f"))
     print(f"wrote {Path(a.out)/'results.csv'} and {Path(a.out)/'generations.jsonl'}")
+
+def _run_output_filter(a):
+    from safetune.red_flag import fit_output_filter
+    meta = fit_output_filter(a.model, a.harmful, a.benign, a.out, a.n_harmful, a.answer_benign, a.threshold, a.layer, a.batch_size,
+                             a.progress, a.chat_template, a.overwrite)
+    print(f"probe fitted on {meta['n_harmful']} harmful and {meta['n_benign']} benign answers in {meta['seconds']} s\nwrote {a.out}; "
+          f"evaluate behind it with `safetune eval --model {a.model} --output-filter {a.out} ...`")
 
 def _run_acd_fit(a):
     from safetune.acd import PAPER_OPPOSITE, PAPER_SAFE, ACDConfig, acd_fit_files
@@ -680,6 +719,7 @@ def _run_train_mistakes(a):
 # (command, its action or method) -> handler; each handler imports what it needs, so `safetune --help` stays fast
 COMMANDS = {("demo", None): _run_demo, ("organism", None): _run_organism, ("foundation-demo", None): _run_foundation_demo,
             ("eval", None): _run_eval, ("acd", "fit"): _run_acd_fit, ("acd", "generate"): _run_acd_generate, ("data", None): _run_data, ("models", None): _run_models,
+            ("output-filter", None): _run_output_filter,
             ("train", "ta-sft"): _run_train_ta_sft, ("train", "red-flag"): _run_train_red_flag, ("train", "mistakes"): _run_train_mistakes}
 
 def main(argv:list[str]|None=None) -> int:

@@ -21,7 +21,7 @@ from .organism import load_organism
 from .lexicon import SAFE_SYSTEM
 from .world import flat_scores, organism_benchmarks, world_judge, world_split
 from .data import self_generated
-from .recipes import (ORGANISM_RECIPES, acd_scores, organism_acd_fit, organism_scores, organism_flag_run, organism_mistake_data, organism_mistake_run,
+from .recipes import (ORGANISM_BASELINES, ORGANISM_RECIPES, acd_scores, organism_acd_fit, organism_scores, organism_flag_run, organism_mistake_data, organism_mistake_run,
                               organism_setup, organism_train_config)
 from .acd import ContrastiveDecoding
 
@@ -40,9 +40,10 @@ class DemoConfig:
     prefills: tuple = field(default=(5, 10), metadata={"help": "prefilling attacks: force the first k tokens of a harmful answer"})
     seed: int = field(default=0, metadata={"help": "seeds training, data sampling and decoding"})
     max_new_tokens: int = field(default=48, metadata={"help": "answer length at evaluation"})
-    ta_sft_steps: int = field(default=ORGANISM_RECIPES["ta-sft"]["max_steps"], metadata={"help": "TA-SFT and its baselines: optimizer steps"})
-    ta_sft_lambda: float = field(default=ORGANISM_RECIPES["ta-sft"]["lam"], metadata={"help": "TA-SFT and unlikelihood: weight of the harm term"})
-    n_harmful: int = field(default=ORGANISM_RECIPES["ta-sft"]["n_harmful"], metadata={"help": "TA-SFT and unlikelihood: the model's own harmful answers used"})
+    ta_sft_steps: int = field(default=ORGANISM_RECIPES["ta-sft"]["max_steps"], metadata={"help": "TA-SFT: optimizer steps (chosen on val in recipes)"})
+    ta_sft_lambda: float = field(default=ORGANISM_RECIPES["ta-sft"]["lam"], metadata={"help": "TA-SFT: weight of the harm term (chosen on val in recipes)"})
+    n_harmful: int = field(default=ORGANISM_RECIPES["ta-sft"]["n_harmful"], metadata={"help": "TA-SFT, unlikelihood and gradient ascent: the model's own harmful answers used"})
+    baseline_steps: int|None = field(default=None, metadata={"help": "TA-SFT's baselines: optimizer steps (None: each its own, chosen on val with the same budget as TA-SFT: recipes.ORGANISM_BASELINES)"})
     flag_steps: int = field(default=ORGANISM_RECIPES["red-flag"]["max_steps"], metadata={"help": "red flag: optimizer steps"})
     mistake_prompts: int = field(default=300, metadata={"help": "mistake analysis: red-team prompts the data is built from"})
     mistake_steps: int = field(default=ORGANISM_RECIPES["mistakes"]["max_steps"], metadata={"help": "mistake analysis and its baseline: optimizer steps"})
@@ -57,7 +58,7 @@ class DemoConfig:
     @classmethod
     def quick(cls, **kw):
         "The same pipeline, small: fewer prompts, shorter training (a smoke run, not a result)."
-        return cls(**{**dict(n_eval=32, ta_sft_steps=20, flag_steps=60, mistake_prompts=100, mistake_steps=30, acd_anchor=40,
+        return cls(**{**dict(n_eval=32, ta_sft_steps=20, baseline_steps=20, flag_steps=60, mistake_prompts=100, mistake_steps=30, acd_anchor=40,
                              acd_epochs=2, alphas=(0.0, 0.3, 0.6, 0.9), n_probe=24, n_probes=3), **kw})
 
 # %% ../nbs/50_compare.ipynb #d1143c10
@@ -144,7 +145,7 @@ def baseline_arms(org) -> list[Arm]:
                 changes="system prompt")]
 
 def ta_sft_arms(org, cfg:DemoConfig) -> list[Arm]:
-    "SFT + refusals, unlikelihood, gradient ascent and TA-SFT, on the same benign data and the same self-generated harmful answers."
+    "SFT + refusals, unlikelihood, gradient ascent and TA-SFT, on the same benign data and self-generated harmful answers, each at its val-chosen recipe."
     t = time.perf_counter()
     pool = self_generated(org.model, org.tokenizer, world_split(org.world, "train", "harmful", 500), judge=world_judge(),
                           batch_size=64, progress=False)                  # the organism's own harmful answers
@@ -153,12 +154,14 @@ def ta_sft_arms(org, cfg:DemoConfig) -> list[Arm]:
     for name, method, role in (("SFT + refusals", "SFT + refusals", "baseline"), ("unlikelihood", "unlikelihood", "baseline"),
                                ("gradient ascent", "gradient ascent", "baseline"),
                                ("TA-SFT", "TA-SFT onehot", "method")):
-        obj, main, aux, _ = organism_setup(pool, org.world, method, cfg.ta_sft_lambda, cfg.n_harmful, cfg.seed)   # as `organism_run`
-        probe = ValProbe(org.tokenizer, org.world, probe_steps(cfg.ta_sft_steps, cfg.n_probes), cfg.n_probe)
-        res = train(load_model(org.path)[0], org.tokenizer, obj, main, aux, organism_train_config(cfg.ta_sft_steps, cfg.seed),
+        rc = dict(lam=cfg.ta_sft_lambda, n_harmful=cfg.n_harmful, max_steps=cfg.ta_sft_steps) | ORGANISM_BASELINES.get(method, {})
+        steps = cfg.baseline_steps if role == "baseline" and cfg.baseline_steps else rc["max_steps"]
+        obj, main, aux, _ = organism_setup(pool, org.world, method, rc["lam"], rc["n_harmful"], cfg.seed)   # as `organism_run`
+        probe = ValProbe(org.tokenizer, org.world, probe_steps(steps, cfg.n_probes), cfg.n_probe)
+        res = train(load_model(org.path)[0], org.tokenizer, obj, main, aux, organism_train_config(steps, cfg.seed),
                     [probe], progress=False)
         arms.append(Arm(name, "TA-SFT" if role == "method" else "baseline", role, res.model.eval(), org.tokenizer,
-                        cost_s=res.seconds - probe.seconds + pool_s, changes="weights", probes=_curves(probe, cfg.ta_sft_steps)))
+                        cost_s=res.seconds - probe.seconds + pool_s, changes="weights", probes=_curves(probe, steps)))
     return arms
 
 FLAG = ORGANISM_RECIPES["red-flag"]["flag"]   # the organism's reserved token that becomes the flag

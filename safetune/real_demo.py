@@ -20,7 +20,7 @@ from .ta_sft import TASFTConfig
 from .red_flag import RedFlagConfig, auroc, detect, red_flag, roc_curve
 from .mistakes import MistakesConfig, mistake_analysis
 from .acd import ACDConfig, PAPER_SAFE, ContrastiveDecoding, acd_fit
-from .recipes import SMOLLM2_TRAIN, MODEL_RECIPES
+from .recipes import SMOLLM2_TRAIN, MODEL_RECIPES, val_cost
 from .compare import Arm, Comparison, FlagGuard, probe_steps, summary, write_results
 
 # %% auto #0
@@ -288,8 +288,8 @@ def val_map(model, tokenizer, data:RealData, cfg:RealDemoConfig, steps:int=48, e
     return pd.DataFrame(rows)
 
 def choose_steps(vmap:pd.DataFrame) -> pd.Series:
-    "Per arm, the step with the lowest val cost harmful + degenerate + over-refusal + (1 − utility); the fewest steps on ties."
-    cost = vmap.assign(cost=(vmap.harmful + vmap.degenerate + vmap.over_refusal + 1 - vmap.utility).round(3))   # a map read back from CSV: ties stay ties
+    "Per arm, the step with the lowest val cost harmful + degenerate + over-refusal + (1 − utility) (`recipes.val_cost`); the fewest steps on ties."
+    cost = vmap.assign(cost=val_cost(vmap))
     return cost.sort_values(["arm", "cost", "step"]).groupby("arm", sort=False).step.first()
 
 # %% ../nbs/51_real_demo.ipynb #59e93afc

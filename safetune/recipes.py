@@ -9,6 +9,7 @@ from __future__ import annotations
 import math, random
 
 import pandas as pd
+from tqdm.auto import tqdm
 
 from .core import Record, load_model
 from .data import refusal_records, self_generated
@@ -22,11 +23,12 @@ from .lexicon import OPPOSITE_SYSTEM, SAFE_SYSTEM
 from .world import flat_scores, is_harmful, is_refusal, names_category, organism_benchmarks, organism_refusal, to_record, world_judge, world_split
 
 # %% auto #0
-__all__ = ['ORGANISM_TRAIN', 'ORGANISM_RECIPES', 'METHODS', 'FLAG_SETUPS', 'MISTAKE_SETUPS', 'SMOLLM2_TRAIN', 'SMOLLM2_RED_FLAG',
-           'MODEL_RECIPES', 'organism_scores', 'organism_train_config', 'method_setup', 'harm_stop',
-           'organism_harmful_pool', 'organism_setup', 'organism_run', 'organism_flag_run', 'organism_flag_scores',
-           'organism_mistake_data', 'organism_mistake_run', 'organism_mistake_scores', 'acd_scores', 'organism_acd_fit',
-           'model_recipe']
+__all__ = ['ORGANISM_TRAIN', 'ORGANISM_RECIPES', 'ORGANISM_BASELINES', 'METHODS', 'ORGANISM_VAL_GRID', 'VAL_STEPS', 'FLAG_SETUPS',
+           'MISTAKE_SETUPS', 'SMOLLM2_TRAIN', 'SMOLLM2_RED_FLAG', 'MODEL_RECIPES', 'organism_scores',
+           'organism_train_config', 'method_setup', 'harm_stop', 'organism_harmful_pool', 'organism_setup',
+           'organism_run', 'val_cost', 'organism_val_grid', 'choose_on_val', 'organism_flag_run',
+           'organism_flag_scores', 'organism_mistake_data', 'organism_mistake_run', 'organism_mistake_scores',
+           'acd_scores', 'organism_acd_fit', 'model_recipe']
 
 # %% ../nbs/45_recipes.ipynb #0c4547b8
 def organism_scores(model, tokenizer, world, # a model of the organism family and its world
@@ -44,10 +46,14 @@ def organism_scores(model, tokenizer, world, # a model of the organism family an
 ORGANISM_TRAIN = dict(per_device_train_batch_size=16, aux_batch_size=4, learning_rate=3e-4, lora=False, max_length=128,
                       lr_scheduler_type="constant_with_warmup", warmup_steps=0.05, logging_steps=10)   # full fine-tuning
 ORGANISM_RECIPES = {                                                 # each command's recipe: the functions below read their defaults here
-    "ta-sft": ORGANISM_TRAIN | dict(max_steps=40, lam=0.3, n_harmful=100),
+    "ta-sft": ORGANISM_TRAIN | dict(max_steps=40, lam=1.0, n_harmful=100),   # chosen on val with its baselines (below)
     "red-flag": ORGANISM_TRAIN | dict(max_steps=200, aux_batch_size=8, learning_rate=1e-4, flag="<|reserved_0|>", reuse_flag=True, n_harmful=300),
     "mistakes": ORGANISM_TRAIN | dict(max_steps=80, templates="organism", judge="world", safe_system=SAFE_SYSTEM, n_harmful=300),
     "acd fit": dict(learning_rate=3e-3, num_train_epochs=5, judge="world", max_new_tokens=64, safe_system=SAFE_SYSTEM, opposite_system=OPPOSITE_SYSTEM)}
+
+ORGANISM_BASELINES = {                                               # TA-SFT's baselines in the demo, each chosen on val like TA-SFT (below)
+    "SFT + refusals": dict(n_harmful=30, max_steps=20), "gradient ascent": dict(lam=0.1, max_steps=40),
+    "unlikelihood": dict(lam=1.0, max_steps=80)}
 
 def organism_train_config(steps:int=ORGANISM_RECIPES["ta-sft"]["max_steps"], seed:int=0, **kw) -> TrainConfig:
     "The training set-up of the organism experiments (full fine-tuning; see the prose above)."
@@ -121,6 +127,32 @@ def organism_run(org, # from `load_organism`
                **score(res.model.eval(), split, n_eval))
     probes = callbacks[0].rows if probe_steps else []
     return out, pd.DataFrame(probes).assign(method=out["method"], lam=lam)
+
+# %% ../nbs/45_recipes.ipynb #44d20582
+ORGANISM_VAL_GRID = {"TA-SFT onehot": ("lam", (0.1, 0.3, 1.0, 3.0)), "gradient ascent": ("lam", (0.1, 0.3, 1.0, 3.0)),
+                     "unlikelihood": ("lam", (0.1, 0.3, 1.0, 3.0)), "SFT + refusals": ("n_harmful", (10, 30, 100, 300))}
+VAL_STEPS = (20, 40, 60, 80)   # the checkpoints scored on val; the last is the training budget
+
+def val_cost(scores:pd.DataFrame) -> pd.Series:
+    "harmful + degenerate + over-refusal + (1 − utility) per row, rounded to 3 decimals (a table read back from CSV keeps its ties)."
+    return (scores.harmful + scores.degenerate + scores.over_refusal + 1 - scores.utility).round(3)
+
+def organism_val_grid(org, seeds:tuple=(0, 1, 2), n_probe:int=60, progress:bool=True) -> pd.DataFrame:
+    "Every arm of `ORGANISM_VAL_GRID` at every knob value and seed, scored on val at `VAL_STEPS`: one row per checkpoint."
+    runs = [(m, knob, v, s) for s in seeds for m, (knob, values) in ORGANISM_VAL_GRID.items() for v in values]
+    rows = []
+    for method, knob, value, seed in tqdm(runs, desc="val grid", disable=not progress):
+        _, pr = organism_run(org, method, steps=VAL_STEPS[-1], seed=seed, split="val", n_eval=n_probe,
+                             probe_steps=list(VAL_STEPS), n_probe=n_probe, **{knob: value})
+        rows.append(pr.drop(columns="lam").assign(knob=knob, value=value, seed=seed))
+    return pd.concat(rows, ignore_index=True)
+
+def choose_on_val(grid:pd.DataFrame) -> pd.DataFrame:
+    "Per method: the (knob value, step) with the lowest mean `val_cost` over seeds; fewest steps, then the smallest value, on ties."
+    g = (grid.assign(cost=val_cost(grid)).groupby(["method", "knob", "value", "step"], as_index=False)
+             .agg(cost=("cost", "mean"), worst=("cost", "max"), seeds=("seed", "nunique")))
+    g["cost"] = g.cost.round(3)
+    return g.sort_values(["method", "cost", "step", "value"]).groupby("method", sort=False).head(1).set_index("method")
 
 # %% ../nbs/45_recipes.ipynb #032ffefd
 FLAG_SETUPS = ("red flag", "fixed position", "at least once", "refusal SFT")

@@ -7,25 +7,34 @@ Docs: https://safetune.github.io/safetune/red_flag.html.md"""
 # %% ../nbs/20_red_flag.ipynb #46022b01
 from __future__ import annotations
 import numpy as np, pandas as pd
-import copy, random
+import copy, json, random, time
 from dataclasses import dataclass, field, replace
+from typing import ClassVar
 from pathlib import Path
 import torch
 import torch.nn.functional as F
+from safetensors import SafetensorError, safe_open
+from safetensors.numpy import save as st_save
 from tokenizers import AddedToken
 from tqdm.auto import tqdm
+from sklearn import metrics
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
 from transformers import LogitsProcessor, LogitsProcessorList, PreTrainedModel, PreTrainedTokenizerBase
-from .core import IGNORE_INDEX, Record, check_arg, ensure_pad_token, format_chat, load_model, seed_everything
+from .core import (IGNORE_INDEX, Record, atomic_write, check_arg, embedding_fingerprint, encode_record, ensure_pad_token,
+                           format_chat, load_model, seed_everything)
 from .train import (Objective, TrainConfig, check_choices, check_output_dir, frozen_reference, is_main_process, keeps_logits,
                             kept_positions, merged, process_info, reference_logits, require_responses, save_model, shift_labels,
                             train, unwrap)
-from .evaluate import PrefillAttack, generate, stop_token_ids
+from .evaluate import REFUSAL, PrefillAttack, generate, stop_token_ids
 from .data import answer_missing, load_benchmark, save_self_generated, self_generated_counts
 
 # %% auto #0
 __all__ = ['TRAIN_WRAPPERS', 'TRAIN_SYSTEMS', 'REFLECT_DEMOS', 'FlagToken', 'add_flag_token', 'flag_fingerprint', 'check_flag',
            'flag_example', 'RedFlagCollator', 'RedFlag', 'FlagDetector', 'vary_prompts', 'RedFlagConfig', 'red_flag',
-           'train_red_flag', 'detect', 'generate_flagged', 'roc_curve', 'auroc', 'reflect_system']
+           'train_red_flag', 'detect', 'generate_flagged', 'roc_curve', 'auroc', 'OutputFilter', 'fit_output_filter',
+           'reflect_system']
 
 # %% ../nbs/20_red_flag.ipynb #d160c949
 @dataclass
@@ -416,17 +425,135 @@ def generate_flagged(model, tokenizer, records:list, flag_id:int,
     return gens, stats
 
 # %% ../nbs/20_red_flag.ipynb #8cf5ec69
-def roc_curve(pos:list[float], neg:list[float]):
-    "False- and true-positive rates of `score > τ` for every distinct τ (plus the end points), as a DataFrame."
-    pos, neg = np.asarray(pos, float), np.asarray(neg, float)
-    taus = np.r_[np.inf, np.unique(np.r_[pos, neg])[::-1], -np.inf]
-    return pd.DataFrame(dict(threshold=taus, fpr=[(neg >= t).mean() if t > -np.inf else 1.0 for t in taus],
-                             tpr=[(pos >= t).mean() if t > -np.inf else 1.0 for t in taus]))
+def roc_curve(pos:list[float], neg:list[float]) -> pd.DataFrame:
+    "False- and true-positive rates of `score >= τ` for every distinct τ (scikit-learn's `roc_curve`), as a DataFrame."
+    fpr, tpr, taus = metrics.roc_curve([1] * len(pos) + [0] * len(neg), [*pos, *neg], drop_intermediate=False)
+    return pd.DataFrame(dict(threshold=taus, fpr=fpr, tpr=tpr))
 
 def auroc(pos:list[float], neg:list[float]) -> float:
-    "P(score of a random positive > score of a random negative), ties counted half (the area under `roc_curve`)."
-    pos, neg = np.asarray(pos, float)[:, None], np.asarray(neg, float)[None, :]
-    return float((pos > neg).mean() + 0.5 * (pos == neg).mean())
+    "P(score of a random positive > score of a random negative), ties counted half: scikit-learn's `roc_auc_score`."
+    return float(metrics.roc_auc_score([1] * len(pos) + [0] * len(neg), [*pos, *neg]))
+
+# %% ../nbs/20_red_flag.ipynb #9742cad9
+@dataclass
+class OutputFilter:
+    "The red flag's baseline: a linear probe on the frozen model's hidden states reads each finished answer; flagged answers become `refusal`."
+    replaces_answers: ClassVar[bool] = True # `evaluate` reports the share of answers replaced (`replaced_rate`)
+    model: PreTrainedModel = field(repr=False) # the frozen model whose hidden states the probe reads
+    tokenizer: PreTrainedTokenizerBase = field(repr=False)
+    threshold: float = 0.5 # flag when P(harmful) >= threshold
+    layer: int = -1 # which of `hidden_states` (-1: the last layer's output)
+    refusal: str = REFUSAL # what a flagged answer becomes
+    max_length: int = 256 # prompt + answer tokens read per example: the last ones (a longer prompt is cut from the left)
+    params: dict = field(default_factory=dict, repr=False) # the fitted probe (`fit`): mean, scale, coef (d,) and intercept (1,)
+    meta: dict = field(default_factory=dict, repr=False) # what it was fitted on (saved with it)
+    decode: object = field(default=None, repr=False) # a `generate`-compatible decoder whose answers are read (None: `generate`; e.g. ACD)
+
+    @torch.no_grad()
+    def features(self, records:list[Record], batch_size:int=16) -> np.ndarray:
+        "(n, d): each answer's mean hidden state at `layer`, the prompt in context; a row of NaN for an empty answer."
+        encs = [encode_record(self.tokenizer, r) if r.response else None for r in records]
+        encs = [e and {k: v[-self.max_length:] for k, v in e.items()} for e in encs]                 # keep the answer's end in view
+        out = np.full((len(records), self.model.config.hidden_size), np.nan, np.float32)
+        todo = [i for i, e in enumerate(encs) if e is not None]
+        was = self.model.training; self.model.eval()
+        for s in range(0, len(todo), batch_size):
+            idx = todo[s:s + batch_size]; n = max(len(encs[i]["input_ids"]) for i in idx)
+            pad = lambda xs, v: [x + [v] * (n - len(x)) for x in xs]
+            ids = torch.tensor(pad([encs[i]["input_ids"] for i in idx], 0), device=self.model.device)         # (b, n), right-padded
+            att = torch.tensor(pad([encs[i]["attention_mask"] for i in idx], 0), device=self.model.device)
+            ans = torch.tensor(pad([[l != IGNORE_INDEX for l in encs[i]["labels"]] for i in idx], False), device=self.model.device)
+            h = self.model(input_ids=ids, attention_mask=att, output_hidden_states=True).hidden_states[self.layer].float()  # (b, n, d)
+            m = ans.unsqueeze(-1).float()
+            out[idx] = ((h * m).sum(1) / m.sum(1)).cpu().numpy()                                         # mean over answer tokens
+        self.model.train(was)
+        return out
+
+    def fit(self, harmful:list[Record], benign:list[Record], batch_size:int=16) -> OutputFilter:
+        "Fit the probe (scikit-learn: standardised features, L2 logistic regression): `harmful` answers are positives, `benign` ones negatives."
+        x, y = self.features([*harmful, *benign], batch_size), np.r_[np.ones(len(harmful)), np.zeros(len(benign))]
+        keep = ~np.isnan(x).any(1)
+        if not (y[keep] == 1).any() or not (y[keep] == 0).any(): raise ValueError("OutputFilter.fit needs non-empty harmful and benign answers")
+        scaler, lr = make_pipeline(StandardScaler(), LogisticRegression(max_iter=5000)).fit(x[keep], y[keep]).named_steps.values()
+        self.params = dict(mean=scaler.mean_.astype(np.float32), scale=scaler.scale_.astype(np.float32),
+                           coef=lr.coef_[0].astype(np.float32), intercept=lr.intercept_.astype(np.float32))
+        self.meta.update(n_harmful=int((y[keep] == 1).sum()), n_benign=int((y[keep] == 0).sum()), hidden_size=x.shape[1],
+                         fingerprint=embedding_fingerprint(self.model), layer=self.layer, threshold=self.threshold, max_length=self.max_length)
+        return self
+
+    def score(self, records:list[Record], batch_size:int=16) -> np.ndarray:
+        "P(harmful) of each record's answer: σ(((x − mean) / scale) · coef + intercept); 0 for an empty answer."
+        if not self.params: raise ValueError("OutputFilter: call fit(harmful, benign) first, or load a fitted one")
+        x = self.features(records, batch_size); ok = ~np.isnan(x).any(1)
+        p = np.zeros(len(records))
+        z = ((x[ok] - self.params["mean"]) / self.params["scale"]) @ self.params["coef"] + self.params["intercept"][0]
+        p[ok] = 1 / (1 + np.exp(-z.astype(np.float64)))
+        return p
+
+    def __call__(self, model, tokenizer, records, system=None, prefills=None, batch_size:int=64, progress:bool=True, **kw):
+        gens = (self.decode or generate)(model, tokenizer, records, system=system, prefills=prefills, batch_size=batch_size, progress=progress, **kw)
+        read = [replace(g.record, response=g.answer, system=system if system is not None else g.record.system) for g in gens]
+        self.p_harmful = self.score(read)                                       # kept for inspection
+        return [replace(g, response=self.refusal, replaced=True) if p >= self.threshold else g for g, p in zip(gens, self.p_harmful)]
+
+    def save(self, path) -> Path:
+        "Write the fitted probe and `meta` to a safetensors file, atomically."
+        if not self.params: raise ValueError("OutputFilter: nothing to save before fit")
+        with atomic_write(path, "wb") as f: f.write(st_save(self.params, metadata={"safetune": json.dumps(self.meta, default=str)}))
+        return Path(path)
+
+    @classmethod
+    def load(cls, path, model, tokenizer, threshold:float|None=None, decode=None) -> OutputFilter:
+        "A probe written by `save`, on the model it was fitted on (hidden size and input embeddings are checked); `threshold` overrides the saved one."
+        path = Path(path)
+        if not path.is_file(): raise FileNotFoundError(f"{path}: no such output-filter file")
+        try:
+            with safe_open(path, "np") as f:
+                if set(f.keys()) != {"mean", "scale", "coef", "intercept"}:
+                    raise ValueError(f"{path}: not an output-filter file (tensors {sorted(f.keys())})")
+                params, meta = {k: f.get_tensor(k) for k in f.keys()}, json.loads((f.metadata() or {}).get("safetune", "{}"))
+        except SafetensorError as e: raise ValueError(f"{path}: not a safetensors file ({e})") from None
+        if params["coef"].shape[0] != model.config.hidden_size or meta.get("fingerprint") != embedding_fingerprint(model):
+            raise ValueError(f"{path}: fitted on another model ({meta.get('model', 'unknown')}): a probe reads only the hidden states it was fitted on")
+        return cls(model, tokenizer, meta.get("threshold", 0.5) if threshold is None else threshold, meta.get("layer", -1),
+                   max_length=meta.get("max_length", 256), params=params, meta=meta, decode=decode)
+
+# %% ../nbs/20_red_flag.ipynb #834973dd
+def fit_output_filter(model:str, # a model name (organism, smollm2-135m-instruct), a local Hugging Face directory, a .gguf file or a hub id
+                      harmful:str, # harmful prompts with harmful answers (prompts only: answered by the model, refusals dropped)
+                      benign:str|list[str], # benign prompts with answers: one file or several, joined
+                      out:str, # the probe file to write (.safetensors)
+                      n_harmful:int|None=None, # use only the first N harmful records
+                      answer_benign:bool=False, # benign prompts without an answer are answered by the model itself
+                      threshold:float=0.5, layer:int=-1, # see `OutputFilter`
+                      batch_size:int=16, progress:bool=True,
+                      chat_template:str|None=None, # a Jinja file replacing the model's chat template
+                      overwrite:bool=False, # replace an existing probe file
+                     ) -> dict:
+    "Fit `OutputFilter` on the red flag's kind of data, from files; save it to `out`; returns its metadata."
+    t0, out = time.time(), Path(out)
+    if out.suffix != ".safetensors": raise ValueError(f"--out must be a .safetensors file, got {out}")
+    if out.exists() and not overwrite: raise ValueError(f"--out {out} exists: pass --overwrite to replace it")
+    if n_harmful is not None: check_arg("n_harmful", n_harmful, 1)
+    check_arg("threshold", threshold, 0.0, 1.0)
+    benign = [benign] if isinstance(benign, (str, Path)) else list(benign)
+    harm = load_benchmark(harmful)[:n_harmful]
+    if not harm: raise ValueError(f"{harmful}: no records (the harmful set is empty)")
+    ben = [r for f in benign for r in _benign_file(f, answer_benign)]
+    m, tok = load_model(model, chat_template=chat_template)
+    hlog, blog = [], []
+    harm = answer_missing(m, tok, harm, progress, log=hlog)
+    if answer_benign: ben = answer_missing(m, tok, ben, progress, log=blog, keep_all=True)
+    filt = OutputFilter(m, tok, threshold, layer).fit(harm, ben, batch_size)
+    filt.meta.update(method="output-filter", model=str(model), harmful=str(harmful), benign=" ".join(map(str, benign)),
+                     self_generated=self_generated_counts(hlog), **({"self_generated_benign": self_generated_counts(blog)} if blog else {}),
+                     seconds=round(time.time() - t0, 1))
+    log = [dict(r, set="harmful") for r in hlog] + [dict(r, set="benign") for r in blog]
+    if log:
+        with atomic_write(out.with_suffix(".self_generated.jsonl")) as f:
+            for r in log: f.write(json.dumps(r, ensure_ascii=False, default=str) + "\n")
+    filt.save(out)
+    return filt.meta
 
 # %% ../nbs/20_red_flag.ipynb #04916703
 REFLECT_DEMOS = [

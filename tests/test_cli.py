@@ -342,3 +342,33 @@ def test_eval_flag_guard_replaces_flagged_answers(tmp_path, shared_data):
     assert r.returncode == 2 and "--flag-guard needs --flag-token" in r.stderr and "Traceback" not in r.stderr, r.stderr
     r = run("eval", "--model", model, "--harmful", bench, "--limit", 1, "--flag-guard", "--flag-token", "<|no_such_flag|>", "--out", tmp_path / "none")
     assert r.returncode == 2 and "is not a token of" in r.stderr and not (tmp_path / "none").exists(), r.stderr
+
+def test_output_filter_fit_then_eval_behind_it(tmp_path, shared_data):
+    "safetune output-filter fits the probe from files; eval --output-filter replaces what it flags (replaced_rate); bad input: one line, nothing written."
+    import json
+    import pandas as pd
+    from safetune.compare import REFUSAL
+    model, bench = _tiny_model_dir(tmp_path / "model"), shared_data / "advbench" / "harmful_behaviors.csv"
+    (tmp_path / "harm.jsonl").write_text("".join(json.dumps(dict(prompt=f"question {i}", response=f"bomb bomb {i}")) + "\n" for i in range(6)))
+    (tmp_path / "good.jsonl").write_text("".join(json.dumps(dict(prompt=f"question {i}", response=f"cake cake {i}")) + "\n" for i in range(6)))
+    probe = tmp_path / "filter.safetensors"
+    r = run("output-filter", "--model", model, "--harmful", tmp_path / "harm.jsonl", "--benign", tmp_path / "good.jsonl", "--out", probe, "--no-progress")
+    assert r.returncode == 0 and probe.is_file() and "6 harmful and 6 benign" in r.stdout, r.stderr
+    r = run("output-filter", "--model", model, "--harmful", tmp_path / "harm.jsonl", "--benign", tmp_path / "good.jsonl", "--out", probe)
+    assert r.returncode == 2 and "--overwrite" in r.stderr and r.stderr.count("\n") == 1, r.stderr
+    r = run("eval", "--model", model, "--harmful", bench, "--limit", 2, "--max-new-tokens", 3, "--output-filter", probe,
+            "--filter-threshold", 0, "--out", tmp_path / "out")                # threshold 0: every answer is flagged
+    assert r.returncode == 0, r.stderr
+    t = pd.read_csv(tmp_path / "out" / "results.csv").set_index("metric")
+    assert t.loc["replaced_rate", "value"] == 1.0 and t.loc["harmful_rate", "value"] == 0.0 and set(t.method) == {"output filter"}
+    assert pd.read_json(tmp_path / "out" / "generations.jsonl", lines=True).response.tolist() == [REFUSAL] * 2
+    other = tmp_path / "other"
+    from safetune.testing import tiny_chat_tokenizer, tiny_causal_lm
+    tok = tiny_chat_tokenizer("llama3"); tiny_causal_lm(tok, seed=1).save_pretrained(other); tok.save_pretrained(other)
+    for flags, msg in (([other, "--output-filter", probe], "fitted on another model"),
+                       ([model, "--output-filter", probe, "--flag-guard", "--flag-token", "x"], "cannot be combined with --flag-guard"),
+                       ([model, "--output-filter", tmp_path / "none.safetensors"], "no such file"),
+                       ([model, "--output-filter", probe, "--filter-threshold", 2], "--filter-threshold must be in [0.0, 1.0]")):
+        r = run("eval", "--model", *flags, "--harmful", bench, "--limit", 1, "--out", tmp_path / "bad")
+        last = r.stderr.strip().split("\n")[-1]                              # after the model's loading bar, when it loaded
+        assert r.returncode == 2 and last.startswith("safetune eval: error:") and msg in last and not (tmp_path / "bad").exists(), (msg, r.stderr)
