@@ -450,14 +450,14 @@ class OutputFilter:
     decode: object = field(default=None, repr=False) # a `generate`-compatible decoder whose answers are read (None: `generate`; e.g. ACD)
 
     @torch.no_grad()
-    def features(self, records:list[Record], batch_size:int=16) -> np.ndarray:
+    def features(self, records:list[Record], batch_size:int=16, progress:bool=False) -> np.ndarray:
         "(n, d): each answer's mean hidden state at `layer`, the prompt in context; a row of NaN for an empty answer."
         encs = [encode_record(self.tokenizer, r) if r.response else None for r in records]
         encs = [e and {k: v[-self.max_length:] for k, v in e.items()} for e in encs]                 # keep the answer's end in view
         out = np.full((len(records), self.model.config.hidden_size), np.nan, np.float32)
         todo = [i for i, e in enumerate(encs) if e is not None]
         was = self.model.training; self.model.eval()
-        for s in range(0, len(todo), batch_size):
+        for s in tqdm(range(0, len(todo), batch_size), desc="probe features", leave=False, disable=not progress):
             idx = todo[s:s + batch_size]; n = max(len(encs[i]["input_ids"]) for i in idx)
             pad = lambda xs, v: [x + [v] * (n - len(x)) for x in xs]
             ids = torch.tensor(pad([encs[i]["input_ids"] for i in idx], 0), device=self.model.device)         # (b, n), right-padded
@@ -469,9 +469,9 @@ class OutputFilter:
         self.model.train(was)
         return out
 
-    def fit(self, harmful:list[Record], benign:list[Record], batch_size:int=16) -> OutputFilter:
+    def fit(self, harmful:list[Record], benign:list[Record], batch_size:int=16, progress:bool=False) -> OutputFilter:
         "Fit the probe (scikit-learn: standardised features, L2 logistic regression): `harmful` answers are positives, `benign` ones negatives."
-        x, y = self.features([*harmful, *benign], batch_size), np.r_[np.ones(len(harmful)), np.zeros(len(benign))]
+        x, y = self.features([*harmful, *benign], batch_size, progress), np.r_[np.ones(len(harmful)), np.zeros(len(benign))]
         keep = ~np.isnan(x).any(1)
         if not (y[keep] == 1).any() or not (y[keep] == 0).any(): raise ValueError("OutputFilter.fit needs non-empty harmful and benign answers")
         scaler, lr = make_pipeline(StandardScaler(), LogisticRegression(max_iter=5000)).fit(x[keep], y[keep]).named_steps.values()
@@ -481,10 +481,10 @@ class OutputFilter:
                          fingerprint=embedding_fingerprint(self.model), layer=self.layer, threshold=self.threshold, max_length=self.max_length)
         return self
 
-    def score(self, records:list[Record], batch_size:int=16) -> np.ndarray:
+    def score(self, records:list[Record], batch_size:int=16, progress:bool=False) -> np.ndarray:
         "P(harmful) of each record's answer: σ(((x − mean) / scale) · coef + intercept); 0 for an empty answer."
         if not self.params: raise ValueError("OutputFilter: call fit(harmful, benign) first, or load a fitted one")
-        x = self.features(records, batch_size); ok = ~np.isnan(x).any(1)
+        x = self.features(records, batch_size, progress); ok = ~np.isnan(x).any(1)
         p = np.zeros(len(records))
         z = ((x[ok] - self.params["mean"]) / self.params["scale"]) @ self.params["coef"] + self.params["intercept"][0]
         p[ok] = 1 / (1 + np.exp(-z.astype(np.float64)))
@@ -493,7 +493,7 @@ class OutputFilter:
     def __call__(self, model, tokenizer, records, system=None, prefills=None, batch_size:int=64, progress:bool=True, **kw):
         gens = (self.decode or generate)(model, tokenizer, records, system=system, prefills=prefills, batch_size=batch_size, progress=progress, **kw)
         read = [replace(g.record, response=g.answer, system=system if system is not None else g.record.system) for g in gens]
-        self.p_harmful = self.score(read)                                       # kept for inspection
+        self.p_harmful = self.score(read, progress=progress)                    # kept for inspection
         return [replace(g, response=self.refusal, replaced=True) if p >= self.threshold else g for g, p in zip(gens, self.p_harmful)]
 
     def save(self, path) -> Path:
@@ -544,7 +544,7 @@ def fit_output_filter(model:str, # a model name (organism, smollm2-135m-instruct
     hlog, blog = [], []
     harm = answer_missing(m, tok, harm, progress, log=hlog)
     if answer_benign: ben = answer_missing(m, tok, ben, progress, log=blog, keep_all=True)
-    filt = OutputFilter(m, tok, threshold, layer).fit(harm, ben, batch_size)
+    filt = OutputFilter(m, tok, threshold, layer).fit(harm, ben, batch_size, progress)
     filt.meta.update(method="output-filter", model=str(model), harmful=str(harmful), benign=" ".join(map(str, benign)),
                      self_generated=self_generated_counts(hlog), **({"self_generated_benign": self_generated_counts(blog)} if blog else {}),
                      seconds=round(time.time() - t0, 1))
