@@ -503,10 +503,11 @@ def self_generated_counts(log:list[dict], # rows from `self_generated(..., log=)
 
 def save_self_generated(log:list[dict], # rows from `answer_missing(..., log=)`
                         out:str|Path, # a training run's output directory: writes `out/data/self_generated.jsonl`
+                        path:str|Path|None=None, # write this file instead (e.g. beside a probe file)
                        ) -> Path|None:
     "Write `log` as JSONL atomically (from the main process only); the path, or None when the model answered nothing."
     if not log: return None
-    path = Path(out)/"data"/"self_generated.jsonl"
+    path = Path(path) if path is not None else Path(out)/"data"/"self_generated.jsonl"
     if is_main_process():
         with atomic_write(path) as f:
             for r in log: f.write(json.dumps(r, ensure_ascii=False, default=str) + "\n")

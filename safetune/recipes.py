@@ -110,7 +110,7 @@ def organism_run(org, # from `load_organism`
                  lam:float=ORGANISM_RECIPES["ta-sft"]["lam"], steps:int=ORGANISM_RECIPES["ta-sft"]["max_steps"], seed:int=0,
                  stop:bool=False, # stop on the held-out harmful rate (`harm_stop`), with `steps` as the budget
                  margin:float|None=None,
-                 split:str="test", n_eval:int=100, # where and on how many prompts per set to score
+                 split:str|None="test", n_eval:int=100, # where and on how many prompts per set to score (None: only the probes)
                  probe_steps:list[int]|None=None, n_probe:int=60, # score on val during training
                 ) -> tuple[dict, pd.DataFrame]:
     "Train one method on the organism and score it; returns (scores, probes over steps)."
@@ -124,7 +124,7 @@ def organism_run(org, # from `load_organism`
     out = dict(method=method + (" + stop" if stop else "") + (f" margin {margin}" if margin else ""), n_harmful=n_harmful,
                lam=lam if aux_kind == "harmful" else None, steps=steps, seed=seed,
                stopped_at=callbacks[-1].stopped_at if stop else None, train_seconds=round(res.seconds, 1),
-               **score(res.model.eval(), split, n_eval))
+               **(score(res.model.eval(), split, n_eval) if split else {}))
     probes = callbacks[0].rows if probe_steps else []
     return out, pd.DataFrame(probes).assign(method=out["method"], lam=lam)
 
@@ -142,7 +142,7 @@ def organism_val_grid(org, seeds:tuple=(0, 1, 2), n_probe:int=60, progress:bool=
     runs = [(m, knob, v, s) for s in seeds for m, (knob, values) in ORGANISM_VAL_GRID.items() for v in values]
     rows = []
     for method, knob, value, seed in tqdm(runs, desc="val grid", disable=not progress):
-        _, pr = organism_run(org, method, steps=VAL_STEPS[-1], seed=seed, split="val", n_eval=n_probe,
+        _, pr = organism_run(org, method, steps=VAL_STEPS[-1], seed=seed, split=None,          # the last probe is the final score
                              probe_steps=list(VAL_STEPS), n_probe=n_probe, **{knob: value})
         rows.append(pr.drop(columns="lam").assign(knob=knob, value=value, seed=seed))
     return pd.concat(rows, ignore_index=True)

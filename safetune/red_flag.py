@@ -549,9 +549,7 @@ def fit_output_filter(model:str, # a model name (organism, smollm2-135m-instruct
                      self_generated=self_generated_counts(hlog), **({"self_generated_benign": self_generated_counts(blog)} if blog else {}),
                      seconds=round(time.time() - t0, 1))
     log = [dict(r, set="harmful") for r in hlog] + [dict(r, set="benign") for r in blog]
-    if log:
-        with atomic_write(out.with_suffix(".self_generated.jsonl")) as f:
-            for r in log: f.write(json.dumps(r, ensure_ascii=False, default=str) + "\n")
+    save_self_generated(log, out.parent, out.with_suffix(".self_generated.jsonl"))
     filt.save(out)
     return filt.meta
 
