@@ -14,7 +14,7 @@ from tqdm.auto import tqdm
 from .core import Record, load_model, seed_everything
 from .data import DataError, load_benchmark, split_records
 from .data import self_generated
-from .evaluate import Benchmark, PrefillAttack, RefusalJudge, evaluate, is_degenerate, rate_ci, ci_method
+from .evaluate import Benchmark, EvalResult, PrefillAttack, RefusalJudge, evaluate, is_degenerate, rate_ci, ci_method
 from .train import SFT, ProbeCallback, TrainConfig, merged, train
 from .ta_sft import TASFTConfig
 from .red_flag import RedFlagConfig, auroc, detect, red_flag, roc_curve
@@ -25,10 +25,10 @@ from .compare import Arm, Comparison, FlagGuard, probe_steps, summary, write_res
 
 # %% auto #0
 __all__ = ['DATA_FILES', 'REAL_COLUMNS', 'find_data', 'RealData', 'real_data', 'RealDemoConfig', 'demo_precision',
-           'real_benchmarks', 'answered_rows', 'real_evaluate', 'flat', 'RealProbe', 'score_real_arm',
-           'own_unsafe_answers', 'sft_setups', 'real_sft_arms', 'real_red_flag_arm', 'real_mistake_arms',
-           'real_acd_fit', 'real_alpha_curve', 'choose_alpha', 'real_acd_arms', 'real_flag_roc', 'val_map',
-           'choose_steps', 'run_real_comparison', 'about_real', 'real_demo']
+           'real_benchmarks', 'answered_rows', 'real_eval_result', 'real_evaluate', 'flat', 'RealProbe',
+           'score_real_arm', 'own_unsafe_answers', 'sft_setups', 'real_sft_arms', 'real_red_flag_arm',
+           'real_mistake_arms', 'real_acd_fit', 'real_alpha_curve', 'choose_alpha', 'real_acd_arms', 'real_flag_roc',
+           'val_map', 'choose_steps', 'run_real_comparison', 'about_real', 'real_demo']
 
 # %% ../nbs/51_real_demo.ipynb #c00f9738
 DATA_FILES = dict(harmful="advbench/harmful_behaviors.csv", safe="xstest/xstest_prompts.csv",
@@ -122,12 +122,16 @@ def answered_rows(res, tags:dict) -> list[dict]:
                          ci=ci_method(ok), n=len(ok)))
     return rows
 
-def real_evaluate(model, tokenizer, benches, cfg:RealDemoConfig, tags:dict|None=None, **kw) -> pd.DataFrame:
-    "`evaluate` with the refusal judge (harmful = complied, refusal, degenerate), plus `answered_rows`; the tidy table."
+def real_eval_result(model, tokenizer, benches, cfg:RealDemoConfig, tags:dict|None=None, **kw) -> EvalResult:
+    "`evaluate` with the refusal judge (harmful = complied, refusal, degenerate), `answered_rows` added to its table; every generation kept."
     tags = {"judge": "refusal", "attack": getattr(kw.get("attack"), "name", "none"), **(tags or {})}
     res = evaluate(model, tokenizer, benches, judge=RefusalJudge(), max_new_tokens=cfg.max_new_tokens, batch_size=cfg.batch_size,
                    seed=cfg.seed, progress=False, tags=tags, **kw)
-    return pd.concat([res.table, pd.DataFrame(answered_rows(res, tags))], ignore_index=True)
+    return replace(res, table=pd.concat([res.table, pd.DataFrame(answered_rows(res, tags))], ignore_index=True))
+
+def real_evaluate(model, tokenizer, benches, cfg:RealDemoConfig, tags:dict|None=None, **kw) -> pd.DataFrame:
+    "`real_eval_result`'s tidy table: one row per benchmark × metric."
+    return real_eval_result(model, tokenizer, benches, cfg, tags, **kw).table
 
 REAL_COLUMNS = {("none", "advbench", "harmful_rate"): "harmful", ("none", "advbench", "refusal_rate"): "refusal",
                 ("none", "advbench", "degenerate_rate"): "degenerate", ("none", "xstest_safe", "refusal_rate"): "over_refusal",

@@ -137,9 +137,10 @@ def val_cost(scores:pd.DataFrame) -> pd.Series:
     "harmful + degenerate + over-refusal + (1 − utility) per row, rounded to 3 decimals (a table read back from CSV keeps its ties)."
     return (scores.harmful + scores.degenerate + scores.over_refusal + 1 - scores.utility).round(3)
 
-def organism_val_grid(org, seeds:tuple=(0, 1, 2), n_probe:int=60, progress:bool=True) -> pd.DataFrame:
-    "Every arm of `ORGANISM_VAL_GRID` at every knob value and seed, scored on val at `VAL_STEPS`: one row per checkpoint."
-    runs = [(m, knob, v, s) for s in seeds for m, (knob, values) in ORGANISM_VAL_GRID.items() for v in values]
+def organism_val_grid(org, grid:dict=ORGANISM_VAL_GRID, # {method: (an `organism_run` argument, its values)}
+                      seeds:tuple=(0, 1, 2), n_probe:int=60, progress:bool=True) -> pd.DataFrame:
+    "Every arm of `grid` at every knob value and seed, scored on val at `VAL_STEPS`: one row per checkpoint."
+    runs = [(m, knob, v, s) for s in seeds for m, (knob, values) in grid.items() for v in values]
     rows = []
     for method, knob, value, seed in tqdm(runs, desc="val grid", disable=not progress):
         _, pr = organism_run(org, method, steps=VAL_STEPS[-1], seed=seed, split=None,          # the last probe is the final score
@@ -147,12 +148,14 @@ def organism_val_grid(org, seeds:tuple=(0, 1, 2), n_probe:int=60, progress:bool=
         rows.append(pr.drop(columns="lam").assign(knob=knob, value=value, seed=seed))
     return pd.concat(rows, ignore_index=True)
 
-def choose_on_val(grid:pd.DataFrame) -> pd.DataFrame:
-    "Per method: the (knob value, step) with the lowest mean `val_cost` over seeds; fewest steps, then the smallest value, on ties."
+def choose_on_val(grid:pd.DataFrame,
+                  by:tuple=("method",), # one choice per group: ("method", "value") keeps each knob value and chooses its step
+                 ) -> pd.DataFrame:
+    "Per group: the (knob value, step) with the lowest mean `val_cost` over seeds; fewest steps, then the smallest value, on ties."
     g = (grid.assign(cost=val_cost(grid)).groupby(["method", "knob", "value", "step"], as_index=False)
              .agg(cost=("cost", "mean"), worst=("cost", "max"), seeds=("seed", "nunique")))
     g["cost"] = g.cost.round(3)
-    return g.sort_values(["method", "cost", "step", "value"]).groupby("method", sort=False).head(1).set_index("method")
+    return g.sort_values([*by, "cost", "step", "value"]).groupby(list(by), sort=False).head(1).set_index(list(by))
 
 # %% ../nbs/45_recipes.ipynb #032ffefd
 FLAG_SETUPS = ("red flag", "fixed position", "at least once", "refusal SFT")
