@@ -214,7 +214,9 @@ class ACDConfig(TrainingArguments):
                                                                  "None: a temporary directory, nothing kept"})
     learning_rate: float = field(default=1e-3, metadata={"help": "AdamW learning rate of the soft prompts"})
     num_train_epochs: int = field(default=5, metadata={"help": "passes over the anchor data"})
-    per_device_train_batch_size: int = field(default=50, metadata={"help": "anchor pairs per step (all of them if fewer)"})
+    per_device_train_batch_size: int = field(default=50, metadata={"help": "anchor pairs per forward pass (all of them if fewer)"})
+    gradient_accumulation_steps: int = field(default=1, metadata={"help": "forward passes per optimiser step: a step sees "
+                                                                          "per_device_train_batch_size × this many pairs (e.g. the paper's 50 as 10 × 5 where memory is short)"})
     lr_scheduler_type: str = field(default="constant", metadata={"help": "learning-rate schedule (constant: see the text)", "choices": _SCHEDULERS})
     max_grad_norm: float = field(default=1.0, metadata={"help": "gradient clipping"})
     weight_decay: float = field(default=0.0, metadata={"help": "AdamW weight decay"})
@@ -231,8 +233,8 @@ class ACDConfig(TrainingArguments):
     batch_size: InitVar[int|None] = None # deprecated spelling of `per_device_train_batch_size`
 
     flag_aliases = {"learning_rate": ("lr",), "num_train_epochs": ("epochs",), "per_device_train_batch_size": ("batch_size",)}
-    cli_fields = ("learning_rate", "num_train_epochs", "per_device_train_batch_size", "max_grad_norm", "weight_decay", "seed",
-                  "logging_steps")                                 # the Trainer's options `safetune acd fit` offers (as before)
+    cli_fields = ("learning_rate", "num_train_epochs", "per_device_train_batch_size", "gradient_accumulation_steps", "max_grad_norm",
+                  "weight_decay", "seed", "logging_steps")         # the Trainer's options `safetune acd fit` offers
     __repr__ = TrainingArguments.__repr__
     _check = TrainConfig._check                                    # `check_arg`, the message naming the old flag too
 
@@ -241,7 +243,7 @@ class ACDConfig(TrainingArguments):
             if (v := locals()[old]) is not None:
                 warnings.warn(f"ACDConfig({old}=...) is deprecated: use {new}=", FutureWarning, stacklevel=3)
                 setattr(self, new, v)
-        for k in ("num_train_epochs", "per_device_train_batch_size", "max_response_tokens", "logging_steps"): self._check(k, 1)
+        for k in ("num_train_epochs", "per_device_train_batch_size", "gradient_accumulation_steps", "max_response_tokens", "logging_steps"): self._check(k, 1)
         for k in ("learning_rate", "max_grad_norm"): self._check(k, 0, lo_open=True)
         for k in ("weight_decay", "seed"): self._check(k, 0)
         if getattr(self.save_strategy, "value", self.save_strategy) != "no" and self.output_dir is None:
