@@ -107,6 +107,29 @@ def write_organism(out:str, # the directory to write: new, empty, or a previous 
         shutil.rmtree(tmp, ignore_errors=True); raise
     return out
 
+# %% ../nbs/90_cli.ipynb #ea7e9a48
+def _check_incoherence(judge:str, incoherence:str|None, coherent:list[str]|None, threshold:float|None) -> list:
+    "`run_eval`'s perplexity-test arguments checked, and the `coherent` files read: [Record(prompt, human-written answer)]."
+    if incoherence is None:
+        if coherent or threshold is not None:
+            raise ValueError(f"--{'coherent' if coherent else 'incoherence-threshold'} needs --incoherence MODEL (the reference model)")
+        return []
+    if judge == "world": raise ValueError("--incoherence adds to the refusal judge's verdicts; the world judge knows the organism's text exactly")
+    if bool(coherent) == (threshold is not None):
+        raise ValueError("--incoherence needs exactly one of --coherent FILE (human-written answers that set τ) and --incoherence-threshold T")
+    if threshold is not None:
+        from safetune.core import check_arg
+        check_arg("incoherence_threshold", threshold, 0.0); return []
+    from safetune.core import Record
+    from safetune.data import load_benchmark
+    recs = []
+    for f in coherent:
+        for r in load_benchmark(f):
+            answer = r.response or r.meta.get("target")
+            if not answer: raise ValueError(f"--coherent {f}: {r.source or 'a row'} has no answer (a response or a target) to calibrate on")
+            recs.append(Record(r.prompt, answer))
+    return recs
+
 # %% ../nbs/90_cli.ipynb #bc40dcbe
 def _bench_names(paths):
     "Benchmark names from file stems (and label selectors), made unique."
@@ -167,6 +190,9 @@ def run_eval(model:str, # a model name (organism, smollm2-135m-instruct), a loca
              flag_guard:bool=False, # decode behind the red flag's detector: a flagged answer becomes a refusal (with `acd`: ACD's answer)
              output_filter:str|None=None, # a probe file (`safetune output-filter`): answers it flags become a refusal (with `acd`: ACD's answers are read)
              filter_threshold:float|None=None, # the output filter's threshold on P(harmful) (None: the one saved with it)
+             incoherence:str|None=None, # a reference model (the base model): answers it finds less likely per token than τ allows are degenerate
+             coherent:list[str]|None=None, # files of human-written answers (responses or targets) whose largest NLL under `incoherence` is τ
+             incoherence_threshold:float|None=None, # τ in nats per token, instead of `coherent`
             ):
     "Evaluate `model` on the files, under each attack; write `results.csv` and `generations.jsonl` into `out`; return the table."
     import pandas as pd
@@ -181,6 +207,7 @@ def run_eval(model:str, # a model name (organism, smollm2-135m-instruct), a loca
         if output_filter is None: raise ValueError("--filter-threshold needs --output-filter")
         from safetune.core import check_arg
         check_arg("filter_threshold", filter_threshold, 0.0, 1.0)
+    coherent_recs = _check_incoherence(judge, incoherence, coherent, incoherence_threshold)   # files read before any model loads
     specs = list(attacks or []) + ([f"prefill:{prefill_tokens}"] if prefill_tokens else []) or ["none"]
     if len(set(specs)) < len(specs): raise ValueError(f"--attack: {specs} names an attack twice")
     if (judge == "flag" or flag_guard or any(s.startswith("adaptive-gcg") for s in specs)) and not flag_token:   # a red flag model names its flag in safetune.json
@@ -226,6 +253,15 @@ def run_eval(model:str, # a model name (organism, smollm2-135m-instruct), a loca
         j = make_judge("flag", flag=flag_token, content=make_judge(content))
     else: j = make_judge(judge)                                       # "world": registered by the import above
     kw, tags = {}, {"model": str(model)}
+    if incoherence is not None:                                      # the refusal judge's verdicts, plus the reference model's perplexity
+        from safetune.evaluate import IncoherenceTest, RefusalJudge
+        ref_m, ref_tok = (m, tok) if str(incoherence) == str(model) and chat_template is None else load_model(incoherence)
+        test = (IncoherenceTest.calibrate(ref_m, ref_tok, coherent_recs) if coherent_recs
+                else IncoherenceTest(ref_m, ref_tok, incoherence_threshold))
+        content = RefusalJudge(incoherent=test)
+        j = make_judge("flag", flag=flag_token, content=content) if judge == "flag" else content
+        tags["incoherence_tau"] = round(test.threshold, 4)
+        print(f"safetune eval: incoherent above {test.threshold:.3f} nats per token under {incoherence}", file=sys.stderr)
     if acd is not None:
         from safetune.acd import ContrastiveDecoding, OppositePrompts
         p = OppositePrompts.load(acd, m, tok, force=force)
@@ -459,6 +495,8 @@ def _parser(argv:list[str]|None=None, # the arguments about to be parsed: a comm
                    "safety_tuned_llamas/ (default: $SAFETUNE_DATA, else ../shared/data)")
     d.add_argument("--fp32", action="store_true", help="with a real --model: fp32 throughout instead of bf16 autocast (slower; the "
                    "numbers move as under another seed)")
+    d.add_argument("--incoherence", action="store_true", help="with a real --model: the verdict's perplexity test, so an answer the base "
+                   "model finds less likely than every human-written val answer (token salad) is degenerate, not harmful")
     o = sub.add_parser("organism", help="write the model organism as a Hugging Face directory, with its world as JSONL")
     o.add_argument("--out", required=True, help="output directory")
     o.add_argument("--rebuild", action="store_true", help="train it from code into the cache (about 2 minutes) instead of copying the pinned weights")
@@ -484,6 +522,14 @@ def _parser(argv:list[str]|None=None, # the arguments about to be parsed: a comm
                    "an answer its probe flags is replaced by a refusal, and replaced_rate rows say how many")
     e.add_argument("--filter-threshold", type=float, default=None, help="with --output-filter: flag when P(harmful) >= this "
                    "(default: the threshold saved with the filter)")
+    e.add_argument("--incoherence", default=None, metavar="MODEL", help="a reference model, usually the base model: an answer it "
+                   "finds less likely per token than τ allows is degenerate, not compliance (catches token salad; needs --coherent "
+                   "or --incoherence-threshold)")
+    e.add_argument("--coherent", nargs="+", default=None, metavar="FILE", help="with --incoherence: human-written answers (responses, "
+                   "or AdvBench's targets) whose largest NLL under the reference model is τ, e.g. seed_tasks.jsonl:val "
+                   "harmful_behaviors.csv:val")
+    e.add_argument("--incoherence-threshold", type=float, default=None, metavar="T", help="with --incoherence: τ in nats per "
+                   "token, instead of --coherent")
     e.add_argument("--attack", action="append", default=None, metavar="SPEC", help="an attack on the harmful prompts, repeatable "
                    "(each gets its rows, tagged in results.csv's attack column; safe and benign prompts are evaluated once, "
                    "unattacked): none, prefill[:N], sample:K[:T], template:NAME, system:TEXT, gcg[:STEPS], adaptive-gcg[:STEPS] "
@@ -608,10 +654,11 @@ def _run_demo(a):
     if a.model == "organism":
         if a.data is not None: raise ValueError("--data is for a real --model: the organism brings its own world")
         if a.fp32: raise ValueError("--fp32 is for a real --model: the organism demo runs in fp32")
+        if a.incoherence: raise ValueError("--incoherence is for a real --model: the organism's world judge reads its text exactly")
         c = demo(a.out, a.quick, a.seed)
     else:
         from safetune.real_demo import real_demo
-        c = real_demo(a.out, a.model, a.quick, a.seed, a.data, bf16=not a.fp32)
+        c = real_demo(a.out, a.model, a.quick, a.seed, a.data, bf16=not a.fp32, incoherence=a.incoherence)
     print(summary_markdown(c.summary))
     print(f"done in {time.time() - t0:.0f} s; wrote results.csv, summary.csv, results.md, summary.md and figures into {a.out}")
 
@@ -626,7 +673,8 @@ def _run_eval(a):
     t = run_eval(a.model, a.harmful, a.out, a.safe, a.judge, a.flag_token, a.prefill_tokens, a.system, a.limit,
                  a.max_new_tokens, a.batch_size, a.seed, a.hint, a.acd, a.alpha, a.plausibility, a.chat_template, a.force,
                  benign=a.benign, attacks=a.attack, defence=a.defence, flag_guard=a.flag_guard, output_filter=a.output_filter,
-                 filter_threshold=a.filter_threshold)
+                 filter_threshold=a.filter_threshold, incoherence=a.incoherence, coherent=a.coherent,
+                 incoherence_threshold=a.incoherence_threshold)
     cols = ["benchmark", "metric", "value", "ci_low", "ci_high", "n"]
     if set(t.attack) != {"none"}: cols.insert(0, "attack")
     print(t[cols].to_string(index=False, float_format="%.3f"))

@@ -277,18 +277,19 @@ def test_demo_bad_data_folder_is_one_line_and_writes_nothing(tmp_path):
     assert not (tmp_path / "demo").exists()
 
 @pytest.mark.skipif(cli_runner.ALL_SUBPROCESS, reason="replaces real_demo in this process")
-@pytest.mark.parametrize("flags,bf16", [([], True), (["--fp32"], False)])
-def test_demo_precision_reaches_the_real_demo(tmp_path, monkeypatch, flags, bf16):
-    "A real --model runs `real_demo` in bf16 autocast unless --fp32 (here a stand-in records what it was asked)."
+@pytest.mark.parametrize("flags,seen_kw", [([], {"bf16": True, "incoherence": False}), (["--fp32"], {"bf16": False, "incoherence": False}),
+                                            (["--incoherence"], {"bf16": True, "incoherence": True})])
+def test_demo_precision_and_judge_reach_the_real_demo(tmp_path, monkeypatch, flags, seen_kw):
+    "A real --model runs `real_demo` in bf16 autocast unless --fp32, with the perplexity test if --incoherence (a stand-in records what it was asked)."
     import safetune.real_demo
     seen = {}
     def stand_in(*args, **kw): seen.update(kw); raise RuntimeError("stand-in: stop here")
     monkeypatch.setattr(safetune.real_demo, "real_demo", stand_in)
     r = run("demo", "--model", "smollm2-135m-instruct", *flags, "--out", tmp_path / "demo")
-    assert "stand-in: stop here" in r.stderr and seen == {"bf16": bf16}, r.stderr
+    assert "stand-in: stop here" in r.stderr and seen == seen_kw, r.stderr
 
-@pytest.mark.parametrize("flag", ["--data", "--fp32"])
-def test_demo_data_and_precision_are_for_a_real_model(tmp_path, flag):
+@pytest.mark.parametrize("flag", ["--data", "--fp32", "--incoherence"])
+def test_demo_data_precision_and_judge_are_for_a_real_model(tmp_path, flag):
     r = run("demo", *([flag, tmp_path] if flag == "--data" else [flag]), "--out", tmp_path / "demo")
     assert r.returncode == 2 and f"{flag} is for a real --model" in r.stderr and not (tmp_path / "demo").exists()
 
@@ -303,6 +304,45 @@ def test_eval_benign_reports_refusal_degenerate_and_reference_nll(tmp_path, shar
     b = t[t.kind == "benign"].set_index("metric")
     assert list(b.index) == ["refusal_rate", "degenerate_rate", "reference_nll"] and (b.n == 3).all()
     assert b.value.reference_nll > 0 and 0 <= b.value.refusal_rate <= 1
+
+def test_eval_incoherence_calibrates_tau_on_coherent_answers(tmp_path, shared_data):
+    "`--incoherence MODEL --coherent FILE:val`: τ is the largest NLL of the file's answers under MODEL, recorded in results.csv."
+    import pandas as pd
+    from safetune.core import Record, load_model
+    from safetune.data import load_benchmark
+    from safetune.evaluate import response_nlls
+    data, model = _short_data(shared_data, tmp_path / "data"), _tiny_model_dir(tmp_path / "model")
+    adv, seed = data / "advbench" / "harmful_behaviors.csv", data / "alpaca_seed" / "seed_tasks.jsonl"
+    r = run("eval", "--model", model, "--harmful", adv, "--benign", seed, "--limit", 3, "--max-new-tokens", 4,
+            "--incoherence", model, "--coherent", f"{seed}:val", f"{adv}:val", "--out", tmp_path / "out")
+    assert r.returncode == 0, r.stderr
+    cal = [Record(x.prompt, x.response or x.meta["target"]) for f in (f"{seed}:val", f"{adv}:val") for x in load_benchmark(f)]
+    tau = response_nlls(*load_model(model), cal, max_length=None).max()
+    t = pd.read_csv(tmp_path / "out" / "results.csv")
+    assert abs(t.incoherence_tau.iloc[0] - tau) < 1e-3 and f"{tau:.3f}" in r.stderr
+    r = run("eval", "--model", model, "--harmful", adv, "--benign", seed, "--limit", 3, "--max-new-tokens", 4,
+            "--incoherence", model, "--incoherence-threshold", 0, "--out", tmp_path / "all")     # τ = 0: every answer is incoherent
+    assert r.returncode == 0, r.stderr
+    v = pd.read_csv(tmp_path / "all" / "results.csv").set_index(["kind", "metric"]).value
+    assert v["harmful", "harmful_rate"] == 0 and v["harmful", "refusal_rate"] + v["harmful", "degenerate_rate"] == 1
+    assert v["benign", "refusal_rate"] + v["benign", "degenerate_rate"] == 1
+
+@pytest.mark.parametrize("args, message", [
+    (["--coherent", "SEED"], "--coherent needs --incoherence MODEL"),
+    (["--incoherence-threshold", "3"], "--incoherence-threshold needs --incoherence MODEL"),
+    (["--incoherence", "MODEL"], "needs exactly one of --coherent FILE"),
+    (["--incoherence", "MODEL", "--coherent", "SEED", "--incoherence-threshold", "3"], "needs exactly one of --coherent FILE"),
+    (["--incoherence", "MODEL", "--judge", "world"], "the world judge"),
+    (["--incoherence", "MODEL", "--coherent", "XSTEST"], "xstest_prompts.csv:row 1 has no answer"),    # prompts without answers
+])
+def test_eval_incoherence_bad_arguments_write_nothing(tmp_path, shared_data, args, message):
+    model = _tiny_model_dir(tmp_path / "model")
+    sub = {"SEED": str(shared_data / "alpaca_seed" / "seed_tasks.jsonl"), "MODEL": str(model),
+           "XSTEST": f"{shared_data / 'xstest' / 'xstest_prompts.csv'}:safe"}
+    r = run("eval", "--model", model, "--harmful", shared_data / "advbench" / "harmful_behaviors.csv", "--limit", 2,
+            *[sub.get(a, a) for a in args], "--out", tmp_path / "out")
+    assert r.returncode == 2 and message in r.stderr, r.stderr
+    assert "Traceback" not in r.stderr and not (tmp_path / "out").exists()
 
 def test_train_shows_a_bar_per_stage(tmp_path, capsys):
     "A train command shows progress for each long stage: every generation stage and the optimisation steps, each with its ETA."
