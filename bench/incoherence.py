@@ -17,7 +17,7 @@ if __name__ == "__main__":
     a = ap.parse_args()
     from safetune.core import load_model
     from safetune.real_demo import RealDemoConfig, demo_precision, real_benchmarks, real_data, real_eval_result, real_judge
-    cfg, d = RealDemoConfig(n_eval=a.n), real_data()
+    cfg, d = RealDemoConfig(n_eval=a.n, incoherence=True), real_data()
     m, tok = load_model("smollm2-135m-instruct", progress=False); m.eval()
     benches = real_benchmarks(d, "test", cfg.n_eval)
     with demo_precision(cfg.bf16):
