@@ -462,7 +462,7 @@ class IncoherenceTest:
     def __init__(self, model, # the reference model: the base model, before any training or decoding change
                  tokenizer, # its tokenizer (chat template)
                  threshold:float, # τ in nats per token (`calibrate` chooses it on val)
-                 batch_size:int=8): # pairs per forward pass (its logits hold batch × tokens × vocabulary floats: lower it for long prompts)
+                 batch_size:int=8): # pairs per forward pass (its logits hold batch × tokens × vocabulary floats: lower it for long texts)
         self.model, self.tokenizer, self.threshold, self.batch_size = model, tokenizer, float(threshold), batch_size
 
     def nlls(self, prompts:Sequence[str], responses:Sequence[str]) -> np.ndarray:
