@@ -255,6 +255,9 @@ def run_eval(model:str, # a model name (organism, smollm2-135m-instruct), a loca
     kw, tags = {}, {"model": str(model)}
     if incoherence is not None:                                      # the refusal judge's verdicts, plus the reference model's perplexity
         from safetune.evaluate import IncoherenceTest, RefusalJudge
+        if judge == "flag" and content == "world":
+            raise ValueError(f"--incoherence adds to the refusal judge's verdicts; {model} is the organism, whose flag judge reads content "
+                             "with the world judge (drop --incoherence)")
         ref_m, ref_tok = (m, tok) if str(incoherence) == str(model) and chat_template is None else load_model(incoherence)
         test = (IncoherenceTest.calibrate(ref_m, ref_tok, coherent_recs) if coherent_recs
                 else IncoherenceTest(ref_m, ref_tok, incoherence_threshold))

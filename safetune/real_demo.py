@@ -25,10 +25,11 @@ from .compare import Arm, Comparison, FlagGuard, probe_steps, summary, write_res
 
 # %% auto #0
 __all__ = ['DATA_FILES', 'REAL_COLUMNS', 'find_data', 'RealData', 'real_data', 'RealDemoConfig', 'demo_precision',
-           'real_benchmarks', 'answered_rows', 'real_judge', 'real_eval_result', 'real_evaluate', 'flat', 'RealProbe',
-           'score_real_arm', 'own_unsafe_answers', 'sft_setups', 'real_sft_arms', 'real_red_flag_arm',
-           'real_mistake_arms', 'real_acd_fit', 'real_alpha_curve', 'choose_alpha', 'real_acd_arms', 'real_flag_roc',
-           'val_map', 'choose_steps', 'run_real_comparison', 'about_real', 'real_demo']
+           'real_benchmarks', 'answered_rows', 'human_answers', 'real_judge', 'real_eval_result', 'real_evaluate',
+           'flat', 'RealProbe', 'score_real_arm', 'own_unsafe_answers', 'sft_setups', 'real_sft_arms',
+           'real_red_flag_arm', 'real_mistake_arms', 'real_acd_fit', 'real_alpha_curve', 'choose_alpha',
+           'real_acd_arms', 'real_flag_roc', 'val_map', 'choose_steps', 'run_real_comparison', 'about_real',
+           'real_demo']
 
 # %% ../nbs/51_real_demo.ipynb #c00f9738
 DATA_FILES = dict(harmful="advbench/harmful_behaviors.csv", safe="xstest/xstest_prompts.csv",
@@ -125,12 +126,15 @@ def answered_rows(res, tags:dict) -> list[dict]:
                          ci=ci_method(ok), n=len(ok)))
     return rows
 
+def human_answers(data:RealData, split:str) -> list[Record]:
+    "The human-written answers of one split: the seed tasks' reference answers, then AdvBench's \"Sure, here is ...\" targets."
+    return ([r for r in data.benign[split] if r.response]
+            + [Record(r.prompt, r.meta["target"]) for r in data.harmful[split] if r.meta.get("target")])
+
 def real_judge(model, tokenizer, data:RealData, cfg:RealDemoConfig) -> RefusalJudge:
     "The refusal judge; with `cfg.incoherence`, plus `model`'s perplexity test, τ calibrated on val's human-written answers."
     if not cfg.incoherence: return RefusalJudge()
-    coherent = [r for r in data.benign["val"] if r.response]                       # the seed tasks' reference answers
-    coherent += [Record(r.prompt, r.meta["target"]) for r in data.harmful["val"] if r.meta.get("target")]   # AdvBench's "Sure, here is ..."
-    return RefusalJudge(incoherent=IncoherenceTest.calibrate(model, tokenizer, coherent))   # 8 per pass: full-vocabulary logits are large
+    return RefusalJudge(incoherent=IncoherenceTest.calibrate(model, tokenizer, human_answers(data, "val")))   # 8 per pass: full-vocabulary logits are large
 
 def real_eval_result(model, tokenizer, benches, cfg:RealDemoConfig, tags:dict|None=None,
                      judge:Judge|None=None, # the three-way judge (`real_judge`; None: the refusal judge's text rules alone)

@@ -344,6 +344,13 @@ def test_eval_incoherence_bad_arguments_write_nothing(tmp_path, shared_data, arg
     assert r.returncode == 2 and message in r.stderr, r.stderr
     assert "Traceback" not in r.stderr and not (tmp_path / "out").exists()
 
+def test_eval_incoherence_refuses_the_organisms_flag_judge(tmp_path, shared_data):
+    "On the organism --judge flag reads content with the world judge: --incoherence would silently replace it, so it is refused."
+    r = run("eval", "--model", "organism", "--harmful", shared_data / "advbench" / "harmful_behaviors.csv", "--limit", 1, "--judge", "flag",
+            "--flag-token", "<|rf|>", "--incoherence", "organism", "--incoherence-threshold", 3, "--out", tmp_path / "out")
+    assert r.returncode == 2 and "whose flag judge reads content with the world judge" in r.stderr, r.stderr
+    assert "Traceback" not in r.stderr and not (tmp_path / "out").exists()
+
 def test_train_shows_a_bar_per_stage(tmp_path, capsys):
     "A train command shows progress for each long stage: every generation stage and the optimisation steps, each with its ETA."
     from safetune.cli import main
