@@ -498,8 +498,9 @@ def _parser(argv:list[str]|None=None, # the arguments about to be parsed: a comm
                    "safety_tuned_llamas/ (default: $SAFETUNE_DATA, else ../shared/data)")
     d.add_argument("--fp32", action="store_true", help="with a real --model: fp32 throughout instead of bf16 autocast (slower; the "
                    "numbers move as under another seed)")
-    d.add_argument("--incoherence", action="store_true", help="with a real --model: the verdict's perplexity test, so an answer the base "
-                   "model finds less likely than every human-written val answer (token salad) is degenerate, not harmful")
+    d.add_argument("--incoherence", action=argparse.BooleanOptionalAction, default=None, help="with a real --model: the verdict's "
+                   "perplexity test, so an answer the base model finds less likely than every human-written val answer (token salad) is "
+                   "degenerate, not harmful (default: on; --no-incoherence: the text rules alone)")
     o = sub.add_parser("organism", help="write the model organism as a Hugging Face directory, with its world as JSONL")
     o.add_argument("--out", required=True, help="output directory")
     o.add_argument("--rebuild", action="store_true", help="train it from code into the cache (about 2 minutes) instead of copying the pinned weights")
@@ -657,11 +658,12 @@ def _run_demo(a):
     if a.model == "organism":
         if a.data is not None: raise ValueError("--data is for a real --model: the organism brings its own world")
         if a.fp32: raise ValueError("--fp32 is for a real --model: the organism demo runs in fp32")
-        if a.incoherence: raise ValueError("--incoherence is for a real --model: the organism's world judge reads its text exactly")
+        if a.incoherence is not None:
+            raise ValueError(f"--{'' if a.incoherence else 'no-'}incoherence is for a real --model: the organism's world judge reads its text exactly")
         c = demo(a.out, a.quick, a.seed)
     else:
         from safetune.real_demo import real_demo
-        c = real_demo(a.out, a.model, a.quick, a.seed, a.data, bf16=not a.fp32, incoherence=a.incoherence)
+        c = real_demo(a.out, a.model, a.quick, a.seed, a.data, bf16=not a.fp32, incoherence=a.incoherence is not False)
     print(summary_markdown(c.summary))
     print(f"done in {time.time() - t0:.0f} s; wrote results.csv, summary.csv, results.md, summary.md and figures into {a.out}")
 

@@ -87,9 +87,9 @@ class RealDemoConfig:
     alphas: tuple = field(default=(0.0, 0.5, 1.0), metadata={"help": "ACD: the α curve on val; the demo's α is chosen from it"})
     n_probe: int = field(default=16, metadata={"help": "val prompts per set for the curves over training and the α curve"})
     n_probes: int = field(default=3, metadata={"help": "points of the curves over training (step 0 included)"})
-    incoherence: bool = field(default=False, metadata={"help": "the three-way verdict's perplexity test (`real_judge`, the CLI's --incoherence): an "
-                                                                "answer is also degenerate when the base model finds it less likely per token than every "
-                                                                "human-written val answer (off: the text rules alone, as the published tables were judged)"})
+    incoherence: bool = field(default=True, metadata={"help": "the three-way verdict's perplexity test (`real_judge`): an answer is also "
+                                                               "degenerate when the base model finds it less likely per token than every human-written val "
+                                                               "answer (False, the CLI's --no-incoherence: the text rules alone)"})
     bf16: bool = field(default=True, metadata={"help": "bf16 autocast: matrix products in bf16, weights, optimiser and softmaxes in "
                                                        "fp32 (`demo_precision`); False: fp32 throughout (slower; the numbers move as under another seed)"})
 
@@ -374,13 +374,13 @@ def real_demo(out:str|Path, # output directory
               seed:int=0, data:str|Path|None=None, # the public data folder (None: `find_data`)
               progress:bool=True,
               bf16:bool=True, # `RealDemoConfig.bf16`: bf16 autocast (False: fp32, the CLI's --fp32)
-              incoherence:bool=False, # `RealDemoConfig.incoherence`: the base model's perplexity test in the verdict (the CLI's --incoherence)
+              incoherence:bool=True, # `RealDemoConfig.incoherence`: the base model's perplexity test in the verdict (False: the CLI's --no-incoherence)
              ) -> Comparison:
     "`safetune demo --model M`: run the comparison on a real chat model and write its results into `out` (as `safetune demo`)."
     kw = dict(seed=seed, bf16=bf16, incoherence=incoherence)
     cfg = RealDemoConfig.quick(**kw) if quick else RealDemoConfig(**kw)
     c = run_real_comparison(model, cfg, data, progress)
     cmd = (f"safetune demo --model {model}" + (" --quick" if quick else "") + (f" --seed {seed}" if seed else "")
-           + ("" if bf16 else " --fp32") + (" --incoherence" if incoherence else ""))
+           + ("" if bf16 else " --fp32") + ("" if incoherence else " --no-incoherence"))
     write_results(c, out, cmd, about=about_real(c, model), utility_label="utility (seed tasks answered) →", alpha_split="val")
     return c

@@ -277,10 +277,11 @@ def test_demo_bad_data_folder_is_one_line_and_writes_nothing(tmp_path):
     assert not (tmp_path / "demo").exists()
 
 @pytest.mark.skipif(cli_runner.ALL_SUBPROCESS, reason="replaces real_demo in this process")
-@pytest.mark.parametrize("flags,seen_kw", [([], {"bf16": True, "incoherence": False}), (["--fp32"], {"bf16": False, "incoherence": False}),
-                                            (["--incoherence"], {"bf16": True, "incoherence": True})])
+@pytest.mark.parametrize("flags,seen_kw", [([], {"bf16": True, "incoherence": True}), (["--fp32"], {"bf16": False, "incoherence": True}),
+                                            (["--incoherence"], {"bf16": True, "incoherence": True}),
+                                            (["--no-incoherence"], {"bf16": True, "incoherence": False})])
 def test_demo_precision_and_judge_reach_the_real_demo(tmp_path, monkeypatch, flags, seen_kw):
-    "A real --model runs `real_demo` in bf16 autocast unless --fp32, with the perplexity test if --incoherence (a stand-in records what it was asked)."
+    "A real --model runs `real_demo` in bf16 autocast unless --fp32, with the perplexity test unless --no-incoherence (a stand-in records what it was asked)."
     import safetune.real_demo
     seen = {}
     def stand_in(*args, **kw): seen.update(kw); raise RuntimeError("stand-in: stop here")
@@ -288,7 +289,7 @@ def test_demo_precision_and_judge_reach_the_real_demo(tmp_path, monkeypatch, fla
     r = run("demo", "--model", "smollm2-135m-instruct", *flags, "--out", tmp_path / "demo")
     assert "stand-in: stop here" in r.stderr and seen == seen_kw, r.stderr
 
-@pytest.mark.parametrize("flag", ["--data", "--fp32", "--incoherence"])
+@pytest.mark.parametrize("flag", ["--data", "--fp32", "--incoherence", "--no-incoherence"])
 def test_demo_data_precision_and_judge_are_for_a_real_model(tmp_path, flag):
     r = run("demo", *([flag, tmp_path] if flag == "--data" else [flag]), "--out", tmp_path / "demo")
     assert r.returncode == 2 and f"{flag} is for a real --model" in r.stderr and not (tmp_path / "demo").exists()
