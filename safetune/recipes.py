@@ -139,14 +139,15 @@ def val_cost(scores:pd.DataFrame) -> pd.Series:
 
 def organism_val_grid(org, grid:dict=ORGANISM_VAL_GRID, # {method: (an `organism_run` argument, its values)}
                       seeds:tuple=(0, 1, 2), n_probe:int=60, progress:bool=True,
-                      steps:tuple=VAL_STEPS, # the checkpoints scored on val, increasing; the last is the training budget
+                      steps:tuple=VAL_STEPS, # the checkpoints scored on val; the largest is the training budget
                      ) -> pd.DataFrame:
     "Every arm of `grid` at every knob value and seed, scored on val at `steps`: one row per checkpoint."
+    if not steps or min(steps) < 1: raise ValueError(f"steps must be positive step counts, got {steps!r}")
     runs = [(m, knob, v, s) for s in seeds for m, (knob, values) in grid.items() for v in values]
     rows = []
     for method, knob, value, seed in tqdm(runs, desc="val grid", disable=not progress):
-        _, pr = organism_run(org, method, steps=steps[-1], seed=seed, split=None,          # the last probe is the final score
-                             probe_steps=list(steps), n_probe=n_probe, **{knob: value})
+        _, pr = organism_run(org, method, steps=max(steps), seed=seed, split=None,          # the last probe is the final score
+                             probe_steps=sorted(steps), n_probe=n_probe, **{knob: value})
         rows.append(pr.drop(columns="lam").assign(knob=knob, value=value, seed=seed))
     return pd.concat(rows, ignore_index=True)
 
