@@ -26,6 +26,21 @@ def _resumes(run, make_cfg, tmp_path):
     assert _same(_state(resumed), _state(full))
 
 
+def _with_callbacks(monkeypatch, method):
+    "`method` wrapped so that `run(cfg, *callbacks)` adds `callbacks` to its Trainer (the one-call APIs take none)."
+    import safetune.train as T
+    extra = []
+    orig = T.ObjectiveTrainer.__init__
+    def init(self, *a, **kw):
+        orig(self, *a, **kw)
+        for cb in extra: self.add_callback(cb)
+    monkeypatch.setattr(T.ObjectiveTrainer, "__init__", init)
+    def run(cfg, *callbacks):
+        extra[:] = callbacks
+        return method(cfg)
+    return run
+
+
 # ---------------------------------------------------------------- TA-SFT
 from safetune.ta_sft import TASFTConfig, ta_sft
 
@@ -43,16 +58,7 @@ def test_ta_sft_leaves_the_callers_model_alone(arch):
 @pytest.mark.parametrize("arch", ARCHS)
 def test_ta_sft_resumes_to_the_uninterrupted_weights(arch, tmp_path, monkeypatch):
     tok, build = _setup(arch)
-    import safetune.train as T
-    stop = []                                                      # ta_sft takes no callbacks: the test adds one to its Trainer
-    orig = T.ObjectiveTrainer.__init__
-    def init(self, *a, **kw):
-        orig(self, *a, **kw)
-        for cb in stop: self.add_callback(cb)
-    monkeypatch.setattr(T.ObjectiveTrainer, "__init__", init)
-    def run(cfg, *cbs):
-        stop[:] = cbs
-        return ta_sft(build(), tok, SFT, HARM, cfg, progress=False)
+    run = _with_callbacks(monkeypatch, lambda cfg: ta_sft(build(), tok, SFT, HARM, cfg, progress=False))
     _resumes(run, lambda **kw: TASFTConfig(**{**SMALL, "max_steps": 6, "gradient_accumulation_steps": 2, **kw}), tmp_path)
 
 
@@ -98,16 +104,7 @@ def test_red_flag_leaves_the_callers_model_and_tokenizer_alone(arch):
 @pytest.mark.parametrize("arch", ARCHS)
 def test_red_flag_resumes_to_the_uninterrupted_weights(arch, tmp_path, monkeypatch):
     tok, build = _setup(arch)
-    import safetune.train as T
-    stop = []
-    orig = T.ObjectiveTrainer.__init__
-    def init(self, *a, **kw):
-        orig(self, *a, **kw)
-        for cb in stop: self.add_callback(cb)
-    monkeypatch.setattr(T.ObjectiveTrainer, "__init__", init)
-    def run(cfg, *cbs):
-        stop[:] = cbs
-        return red_flag(build(), tok, HARM, SFT, cfg, progress=False)[0]
+    run = _with_callbacks(monkeypatch, lambda cfg: red_flag(build(), tok, HARM, SFT, cfg, progress=False)[0])
     # random cut points (the default): `train` replays the collator's generator over the batches a resumed run skips
     _resumes(run, lambda **kw: RedFlagConfig(**{**SMALL, "max_steps": 6, **kw}), tmp_path)
 
@@ -137,16 +134,7 @@ def test_mistake_analysis_leaves_the_callers_model_alone(arch, tmp_path):
 @pytest.mark.parametrize("arch", ARCHS)
 def test_mistake_analysis_resumes_to_the_uninterrupted_weights(arch, tmp_path, monkeypatch):
     tok, build = _setup(arch)
-    import safetune.train as T
-    stop = []
-    orig = T.ObjectiveTrainer.__init__
-    def init(self, *a, **kw):
-        orig(self, *a, **kw)
-        for cb in stop: self.add_callback(cb)
-    monkeypatch.setattr(T.ObjectiveTrainer, "__init__", init)
-    def run(cfg, *cbs):
-        stop[:] = cbs
-        return mistake_analysis(build(), tok, RED, SFT, cfg, progress=False)
+    run = _with_callbacks(monkeypatch, lambda cfg: mistake_analysis(build(), tok, RED, SFT, cfg, progress=False))
     _resumes(run, lambda **kw: MistakesConfig(**{**MA, "max_steps": 6, **kw}), tmp_path)
 
 
