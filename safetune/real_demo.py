@@ -7,6 +7,7 @@ Docs: https://safetune.github.io/safetune/real_demo.html.md"""
 # %% ../nbs/51_real_demo.ipynb #764b9385
 from __future__ import annotations
 import os, tempfile, time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 import numpy as np, pandas as pd, torch
@@ -92,6 +93,9 @@ class RealDemoConfig:
                                                                "answer (False, the CLI's --no-incoherence: the text rules alone)"})
     bf16: bool = field(default=True, metadata={"help": "bf16 autocast: matrix products in bf16, weights, optimiser and softmaxes in "
                                                        "fp32 (`demo_precision`); False: fp32 throughout (slower; the numbers move as under another seed)"})
+    keep_models: bool = field(default=False, metadata={"help": "keep every trained arm's weights in `Comparison.arms` (each is a full merged "
+                                                               "copy of the model, about 0.5 GB for SmolLM2); False: each arm is scored on test as soon "
+                                                               "as it is trained and its weights are released (`arm.model` is None)"})
 
     @classmethod
     def quick(cls, **kw):
@@ -212,15 +216,18 @@ def sft_setups(data:RealData, pool:list[Record], cfg:RealDemoConfig) -> list[tup
             ("TA-SFT", "method", TASFTConfig(lam=cfg.lam).objective(), sft, pool)]
 
 def real_sft_arms(model, tokenizer, data:RealData, pool:list[Record], pool_s:float, cfg:RealDemoConfig, progress:bool=False,
-                  judge:Judge|None=None) -> list[Arm]:
+                  judge:Judge|None=None,
+                  on_arm:Callable[[Arm], Arm]=lambda a: a, # called on each arm as soon as it is trained; returns what to keep
+                 ) -> list[Arm]:
     "SFT on the seed tasks alone, SFT + N safety examples, and TA-SFT (SFT − λ·EMD to the model's own unsafe answers)."
     arms, start = [], None
     for name, role, objective, main, aux in tqdm(sft_setups(data, pool, cfg), desc="arms", leave=False, disable=not progress):
         probe, extra_s = RealProbe(tokenizer, data, cfg, probe_steps(cfg.steps, cfg.n_probes), start=start, judge=judge), pool_s if aux else 0.0
         res = train(model, tokenizer, objective, main, aux, TrainConfig(**cfg.train_config(aux_batch_size=4 if aux else 0)), [probe],
                     progress=False)
-        arms.append(Arm(name, "TA-SFT" if role == "method" else "baseline", role, merged(res.model).eval(), tokenizer,
-                        cost_s=res.seconds - probe.seconds + extra_s, changes="weights", probes=_curves(probe, cfg.steps)))
+        arms.append(on_arm(Arm(name, "TA-SFT" if role == "method" else "baseline", role, merged(res.model).eval(), tokenizer,
+                               cost_s=res.seconds - probe.seconds + extra_s, changes="weights", probes=_curves(probe, cfg.steps))))
+        del res                                                      # the arm is all that holds the weights now
         start = probe.step0                                          # step 0 is the untrained model: scored once, for the first arm
     return arms
 
@@ -231,7 +238,9 @@ def real_red_flag_arm(model, tokenizer, data:RealData, pool:list[Record], pool_s
     return Arm("red flag", "red flag", "method", m.eval(), tok, decode=FlagGuard(tok.convert_tokens_to_ids(rf.flag), first_passes={}),
                cost_s=time.perf_counter() - t + pool_s, changes="weights + decoding")
 
-def real_mistake_arms(model, tokenizer, data:RealData, pool:list[Record], pool_s:float, cfg:RealDemoConfig) -> list[Arm]:
+def real_mistake_arms(model, tokenizer, data:RealData, pool:list[Record], pool_s:float, cfg:RealDemoConfig,
+                      on_arm:Callable[[Arm], Arm]=lambda a: a, # called on each arm as soon as it is trained; returns what to keep
+                     ) -> list[Arm]:
     "SFT on guided safe responses and mistake analysis, from one set of generated data (the same unsafe answers as TA-SFT)."
     arms = []
     with tempfile.TemporaryDirectory() as d:                         # the second run resumes the first one's generated stages
@@ -241,8 +250,9 @@ def real_mistake_arms(model, tokenizer, data:RealData, pool:list[Record], pool_s
                                 analyses=analyses, safe_samples=cfg.safe_samples, max_new_tokens=cfg.max_new_tokens,
                                 generation_batch_size=cfg.batch_size)
             m = mistake_analysis(model, tokenizer, pool, data.benign["train"], mc, data_dir=d, progress=False)
-            arms.append(Arm(name, "mistake analysis", role, m.eval(), tokenizer, cost_s=time.perf_counter() - t + pool_s,
-                            changes="weights"))
+            arms.append(on_arm(Arm(name, "mistake analysis", role, m.eval(), tokenizer, cost_s=time.perf_counter() - t + pool_s,
+                                   changes="weights")))
+            del m
     return arms
 
 def real_acd_fit(model, tokenizer, data:RealData, cfg:RealDemoConfig):
@@ -321,30 +331,35 @@ def run_real_comparison(model="smollm2-135m-instruct", # a model name, a local d
                         progress:bool=True) -> Comparison:
     "Build every arm on a real chat model, score them on one harness with the three-way verdict, and measure the curves."
     d = data if isinstance(data, RealData) else real_data(data)      # a missing file fails here, before any work
-    stages = {}
+    stages, scoring = {}, [0.0]                                       # scoring: seconds spent scoring arms, whichever the stage
     names = ["model", "judge (τ on val)", "own unsafe answers", "TA-SFT and baselines", "red flag", "mistake analysis", "ACD",
              "ACD α curve (val)", "scoring", "red flag ROC"]
     bar = tqdm(names, desc="demo", disable=not progress)
     def stage(name, fn):
-        bar.set_postfix_str(name); t = time.perf_counter(); seed_everything(cfg.seed)
-        out = fn(); stages[name] = round(time.perf_counter() - t, 1); bar.update(); return out
+        bar.set_postfix_str(name); t, s = time.perf_counter(), scoring[0]; seed_everything(cfg.seed)
+        out = fn(); stages[name] = round(time.perf_counter() - t - (scoring[0] - s), 1); bar.update(); return out   # scoring counted apart
     m, tok = stage("model", lambda: model if isinstance(model, tuple) else load_model(model, progress=False))
     m.eval()
     with demo_precision(cfg.bf16, m.device.type):
         judge = stage("judge (τ on val)", lambda: real_judge(m, tok, d, cfg))   # the untouched base model is the reference
-        arms, flag, alpha, table, roc = _real_arms(m, tok, d, cfg, stage, progress, judge)
-    bar.close()
+        arms, flag, alpha, table, roc = _real_arms(m, tok, d, cfg, stage, scoring, progress, judge)
+    stages["scoring"] = round(scoring[0], 1); bar.close()
     probes = pd.concat([a.probes.assign(method=a.name) for a in arms if a.probes is not None], ignore_index=True)
     return Comparison(cfg, table, summary(table, REAL_COLUMNS), probes, alpha, roc, stages, arms)
 
-def _real_arms(m, tok, d:RealData, cfg:RealDemoConfig, stage, progress:bool, judge:Judge):
+def _real_arms(m, tok, d:RealData, cfg:RealDemoConfig, stage, scoring:list, progress:bool, judge:Judge):
     "Every stage after loading the model: (arms, the red flag arm, the α curve, the tidy test table, the ROC)."
+    tables = {}                                                      # arm name -> its test rows
+    def score(arm:Arm, release:bool=True) -> Arm:
+        "Score `arm` on test now; return it with its weights released (unless kept) if they are a trained copy."
+        t = time.perf_counter(); tables[arm.name] = score_real_arm(arm, d, cfg, judge); scoring[0] += time.perf_counter() - t
+        return replace(arm, model=None) if release and not cfg.keep_models and arm.model is not m else arm
     arms = [Arm("base", "baseline", "baseline", m, tok),
             Arm("manual safe system prompt", "baseline", "baseline", m, tok, system=PAPER_SAFE, changes="system prompt")]
     pool, pool_s = stage("own unsafe answers", lambda: own_unsafe_answers(m, tok, d, cfg))
-    arms += stage("TA-SFT and baselines", lambda: real_sft_arms(m, tok, d, pool, pool_s, cfg, progress, judge))
-    flag = stage("red flag", lambda: real_red_flag_arm(m, tok, d, pool, pool_s, cfg)); arms.append(flag)
-    arms += stage("mistake analysis", lambda: real_mistake_arms(m, tok, d, pool, pool_s, cfg))
+    arms += stage("TA-SFT and baselines", lambda: real_sft_arms(m, tok, d, pool, pool_s, cfg, progress, judge, on_arm=score))
+    flag = stage("red flag", lambda: score(real_red_flag_arm(m, tok, d, pool, pool_s, cfg), release=False)); arms.append(flag)
+    arms += stage("mistake analysis", lambda: real_mistake_arms(m, tok, d, pool, pool_s, cfg, on_arm=score))
     prompts, acd_s = stage("ACD", lambda: real_acd_fit(m, tok, d, cfg))
     alpha = stage("ACD α curve (val)", lambda: real_alpha_curve(m, tok, d, prompts, cfg, judge))
     arms += real_acd_arms(m, tok, prompts, acd_s, choose_alpha(alpha))
@@ -352,9 +367,11 @@ def _real_arms(m, tok, d:RealData, cfg:RealDemoConfig, stage, progress:bool, jud
                     FlagGuard(flag.decode.flag_id, fallback=arms[-1].decode, first_passes=flag.decode.first_passes),
                     cost_s=flag.cost_s + acd_s, changes="weights + decoding"))   # decodes only what the flag raised
     inner = lambda xs, desc: tqdm(xs, desc=desc, leave=False, disable=not progress)   # progress inside the long stages
-    table = stage("scoring", lambda: pd.concat([score_real_arm(a, d, cfg, judge) for a in inner(arms, "arms")], ignore_index=True))
+    rest = stage("scoring", lambda: {a.name: score(a) for a in inner([a for a in arms if a.name not in tables], "arms")})
     roc = stage("red flag ROC", lambda: real_flag_roc(flag, d, cfg))
-    return arms, flag, alpha, table, roc
+    if not cfg.keep_models: rest[flag.name] = replace(flag, model=None)   # the last use of the red flag's weights
+    arms = [rest.get(a.name, a) for a in arms]
+    return arms, flag, alpha, pd.concat([tables[a.name] for a in arms], ignore_index=True), roc
 
 def about_real(c:Comparison, model:str) -> str:
     "The provenance paragraph of a real-model demo's tables."
