@@ -321,7 +321,7 @@ class Comparison:
     alpha: pd.DataFrame # ACD's α curve
     roc: dict # {label: (roc, auroc)} of the red flag detector
     stages: dict # wall seconds per stage
-    arms: list = field(default_factory=list, repr=False) # the arms themselves (models and decoders), for further analysis
+    arms: list = field(default_factory=list, repr=False) # the arms themselves (models and decoders), for further analysis; the real-model demo releases trained arms' weights (model None) unless `keep_models`
 
 def alpha_curve(org, prompts, cfg:DemoConfig) -> pd.DataFrame:
     "ACD's scores on the test split for each α in `cfg.alphas` (α = 0 is SP-only)."
