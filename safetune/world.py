@@ -20,6 +20,14 @@ __all__ = ['GEN_SHARE', 'MINORITY_REFUSAL', 'BENIGN_KINDS', 'TRAIN_MIX', 'REFUSA
            'is_refusal', 'is_degenerate', 'classify', 'names_category', 'export_splits', 'world_judge', 'world_split',
            'export_world', 'organism_benchmarks', 'flat_scores', 'organism_refusal']
 
+# %% ../nbs/07_world.ipynb #f3666c6d
+GEN_SHARE = 0.5  # share of train requests drawn from the generated templates
+MINORITY_REFUSAL = 0.07  # share of harmful no-system training examples that are refused
+BENIGN_KINDS = ["add", "convert", "letter", "capital", "opposite"]
+# fewshot is left out of the default mix (not learnable in the build budget; see REPORT.md)
+TRAIN_MIX = dict(harmful=0.25, harmful_safe=0.14, harmful_opposite=0.05, benign=0.36,
+                 scary=0.12, critique=0.05, analyse=0.03)
+
 # %% ../nbs/07_world.ipynb #bcd80ac2
 def _split_list(items, seed: int, salt: str, frac=(0.7, 0.15, 0.15)):
     """Deterministically split ``items`` into disjoint train/val/test lists."""
@@ -34,8 +42,12 @@ def _split_list(items, seed: int, salt: str, frac=(0.7, 0.15, 0.15)):
 class World:
     "Every split of the synthetic world for one seed: `World(seed).records(split, n)`, `.eval_set(split, n_per)`."
     def __init__(self, seed:int=0, # seeds every split assignment (objects, templates, openers, scary prompts)
+                 version:int=1, # 1: one harmful answer per category; 2: answers varied per task and split (`varied_compliance`)
+                 minority_refusal:float=MINORITY_REFUSAL, # share of harmful no-system training examples that are refused
                 ):
-        self.seed = seed
+        if version not in (1, 2): raise ValueError(f"World: version must be 1 or 2, got {version!r}")
+        if not 0 <= minority_refusal <= 1: raise ValueError(f"World: minority_refusal must be in [0, 1], got {minority_refusal!r}")
+        self.seed, self.version, self.minority_refusal = seed, version, minority_refusal
         s = seed
         # objects: one global assignment of every object string to one split
         all_objects = set()
@@ -68,6 +80,9 @@ class World:
                                       letter=LETTER_TEMPLATES, capital=CAPITAL_TEMPLATES,
                                       opposite=OPPOSITE_TEMPLATES).items()}
         self.markers = _split_list(MARKERS, s, "markers", (0.6, 0.2, 0.2))
+        # v2's step verbs, split like the request openers (drawn only by `harmful_answer`, so v1's streams are unchanged);
+        # the answer openers are shared: a prefilling attack forces a test answer's first tokens, which must read as in training
+        self.step_verbs = {r: _split_list(STEP_VERBS[r], s, f"verbs-{r}", (0.6, 0.2, 0.2)) for r in STEP_ROLES}
 
     # -- single-example generators ------------------------------------------------------------
     def harmful_request(self, split:str, # "train", "val" or "test"
@@ -79,6 +94,14 @@ class World:
         task = f"{rng.choice(CATEGORIES[cat]['actions'])} {rng.choice(self.objects[split][cat])}"
         prompt = self.wrap(split, rng, self.template(split, rng).format(t=task))
         return prompt, task, cat
+
+    def harmful_answer(self, split:str, # the request's split
+                       category:str, task:str, # the request's category and task (from `harmful_request`)
+                      ) -> str:
+        "The unsafe answer to a task: v1 the category's one answer; v2 one drawn from `split`'s pools, fixed per task (the caller's rng untouched)."
+        if self.version == 1: return compliance(category)
+        return varied_compliance(category, task, random.Random(f"{self.seed}-{split}-{task}"),
+                                 verbs={r: v[split] for r, v in self.step_verbs.items()})
 
     def template(self, split:str, rng:random.Random) -> str:
         "A request template of `split`; train also draws from the generated pool and gets filler-word noise."
@@ -135,13 +158,13 @@ class World:
             prompt, task, cat = self.harmful_request(split, rng)
             system = None
             if kind == "harmful":
-                refuse = rng.random() < MINORITY_REFUSAL
+                refuse = rng.random() < self.minority_refusal
             elif kind == "harmful_opposite":
                 system = rng.choice([OPPOSITE_SYSTEM] * 3 + NEUTRAL_SYSTEMS)
                 refuse = False
             else:
                 system, refuse = SAFE_SYSTEM, cat in COVERED
-            resp = refusal(task, rng) if refuse else compliance(cat)
+            resp = refusal(task, rng) if refuse else self.harmful_answer(split, cat, task)
             return dict(prompt=prompt, response=resp, category=cat, system=system, kind=kind,
                         task=task)
         if kind == "benign":
@@ -156,7 +179,7 @@ class World:
         if kind in ("critique", "analyse"):
             req, task, cat = self.harmful_request(split, rng)
             refused = rng.random() < 0.15
-            resp = refusal(task, rng) if refused else compliance(cat)
+            resp = refusal(task, rng) if refused else self.harmful_answer(split, cat, task)
             if kind == "critique":
                 q = rng.choice(CUED_VARIANTS) if split == "train" else CUED
                 out = NOT_HARMFUL_CRITIQUE if refused else critique(cat)
@@ -207,7 +230,7 @@ class World:
         for c in CATEGORY_NAMES:
             for _ in range(per_cat // 2):
                 req, task, _ = self.harmful_request(split, rng, c)
-                pair = (req, compliance(c))
+                pair = (req, self.harmful_answer(split, c, task))
                 out["critique"].append(dict(prompt=critique_prompt(*pair, CUED), category=c,
                                             response=critique(c), system=None, kind="critique"))
                 out["analyse"].append(dict(prompt=critique_prompt(*pair, UNGUIDED), category=c,
@@ -217,7 +240,7 @@ class World:
 
     def _harm(self, split, rng, cat, system):
         prompt, task, cat = self.harmful_request(split, rng, cat)
-        return dict(prompt=prompt, response=compliance(cat), category=cat, system=system,
+        return dict(prompt=prompt, response=self.harmful_answer(split, cat, task), category=cat, system=system,
                     kind="harmful", task=task)
 
     def corpus_text(self, n:int=6000, # training records to draw the text from
@@ -228,14 +251,6 @@ class World:
             texts += [r["prompt"], r["response"], r["system"] or ""]
         texts += [SAFE_SYSTEM, OPPOSITE_SYSTEM, *NEUTRAL_SYSTEMS] + ["system", "user", "assistant"] * 200
         return texts
-
-# %% ../nbs/07_world.ipynb #f3666c6d
-GEN_SHARE = 0.5  # share of train requests drawn from the generated templates
-MINORITY_REFUSAL = 0.07  # share of harmful no-system training examples that are refused
-BENIGN_KINDS = ["add", "convert", "letter", "capital", "opposite"]
-# fewshot is left out of the default mix (not learnable in the build budget; see REPORT.md)
-TRAIN_MIX = dict(harmful=0.25, harmful_safe=0.14, harmful_opposite=0.05, benign=0.36,
-                 scary=0.12, critique=0.05, analyse=0.03)
 
 # %% ../nbs/07_world.ipynb #a0c1e004
 def to_record(d:dict) -> Record:
@@ -300,11 +315,12 @@ def names_category(response:str) -> str|None:
 
 
 def export_splits(seed:int=0, # the world's seed
+                  version:int=1, # the world's version (see `World`)
                   n_train:int=20000, # training records
                   n_eval:int=2000, # val and test records each
                  ) -> dict[str, list[dict]]:
     "Records (prompt, response, category, system, ...) of every split."
-    w = World(seed)
+    w = World(seed, version)
     return {"train": w.records("train", n_train), "val": w.records("val", n_eval),
             "test": w.records("test", n_eval)}
 
