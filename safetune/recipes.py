@@ -23,10 +23,10 @@ from .lexicon import OPPOSITE_SYSTEM, SAFE_SYSTEM
 from .world import flat_scores, is_harmful, is_refusal, names_category, organism_benchmarks, organism_refusal, to_record, world_judge, world_split
 
 # %% auto #0
-__all__ = ['ORGANISM_TRAIN', 'ORGANISM_RECIPES', 'ORGANISM_BASELINES', 'METHODS', 'ORGANISM_VAL_GRID', 'VAL_STEPS', 'FLAG_SETUPS',
-           'MISTAKE_SETUPS', 'SMOLLM2_TRAIN', 'SMOLLM2_RED_FLAG', 'MODEL_RECIPES', 'organism_scores',
-           'organism_train_config', 'method_setup', 'harm_stop', 'organism_harmful_pool', 'organism_setup',
-           'organism_run', 'val_cost', 'organism_val_grid', 'choose_on_val', 'organism_flag_run',
+__all__ = ['ORGANISM_TRAIN', 'ORGANISM_RECIPES', 'ORGANISM_BASELINES', 'ORGANISM_FLAG_BASELINE', 'METHODS', 'ORGANISM_VAL_GRID',
+           'VAL_STEPS', 'FLAG_SETUPS', 'MISTAKE_SETUPS', 'SMOLLM2_TRAIN', 'SMOLLM2_RED_FLAG', 'MODEL_RECIPES',
+           'organism_scores', 'organism_train_config', 'method_setup', 'harm_stop', 'organism_harmful_pool',
+           'organism_setup', 'organism_run', 'val_cost', 'organism_val_grid', 'choose_on_val', 'organism_flag_run',
            'organism_flag_scores', 'organism_mistake_data', 'organism_mistake_run', 'organism_mistake_scores',
            'acd_scores', 'organism_acd_fit', 'model_recipe']
 
@@ -47,13 +47,14 @@ ORGANISM_TRAIN = dict(per_device_train_batch_size=16, aux_batch_size=4, learning
                       lr_scheduler_type="constant_with_warmup", warmup_steps=0.05, logging_steps=10)   # full fine-tuning
 ORGANISM_RECIPES = {                                                 # each command's recipe: the functions below read their defaults here
     "ta-sft": ORGANISM_TRAIN | dict(max_steps=40, lam=1.0, n_harmful=100),   # chosen on val with its baselines (below)
-    "red-flag": ORGANISM_TRAIN | dict(max_steps=200, aux_batch_size=8, learning_rate=1e-4, flag="<|reserved_0|>", reuse_flag=True, n_harmful=300),
+    "red-flag": ORGANISM_TRAIN | dict(max_steps=150, aux_batch_size=8, learning_rate=3e-4, flag="<|reserved_0|>", reuse_flag=True, n_harmful=300),  # val (below)
     "mistakes": ORGANISM_TRAIN | dict(max_steps=80, templates="organism", judge="world", safe_system=SAFE_SYSTEM, n_harmful=300),
     "acd fit": dict(learning_rate=3e-3, num_train_epochs=5, judge="world", max_new_tokens=64, safe_system=SAFE_SYSTEM, opposite_system=OPPOSITE_SYSTEM)}
 
 ORGANISM_BASELINES = {                                               # TA-SFT's baselines in the demo, each chosen on val like TA-SFT (below)
     "SFT + refusals": dict(n_harmful=30, max_steps=20), "gradient ascent": dict(lam=0.1, max_steps=40),
     "unlikelihood": dict(lam=1.0, max_steps=80)}
+ORGANISM_FLAG_BASELINE = dict(learning_rate=1e-4, max_steps=50)    # refusal SFT, the red flag's baseline, chosen on val like it (below)
 
 def organism_train_config(steps:int=ORGANISM_RECIPES["ta-sft"]["max_steps"], seed:int=0, **kw) -> TrainConfig:
     "The training set-up of the organism experiments (full fine-tuning; see the prose above)."
@@ -165,12 +166,14 @@ FLAG_SETUPS = ("red flag", "fixed position", "at least once", "refusal SFT")
 
 def organism_flag_run(org, # from `load_organism`
                       setup:str="red flag", # one of `FLAG_SETUPS`
-                      seed:int=0, steps:int=ORGANISM_RECIPES["red-flag"]["max_steps"], lr:float=ORGANISM_RECIPES["red-flag"]["learning_rate"],
+                      seed:int=0, steps:int|None=None, lr:float|None=None, # None: the set-up's own, chosen on val (refusal SFT: `ORGANISM_FLAG_BASELINE`, the rest: the red flag's recipe)
                       flag:str=ORGANISM_RECIPES["red-flag"]["flag"], # a reserved token of the organism
                       callbacks:list|None=None, # e.g. a `ProbeCallback`
                      ):
     "Train one red-flag set-up (or the refusal-SFT baseline) on the organism; returns (model, flag_id, seconds)."
     if setup not in FLAG_SETUPS: raise ValueError(f"setup must be one of {FLAG_SETUPS}, got {setup!r}")
+    own = ORGANISM_FLAG_BASELINE if setup == "refusal SFT" else ORGANISM_RECIPES["red-flag"]
+    steps, lr = steps or own["max_steps"], lr or own["learning_rate"]
     w, tok = org.world, org.tokenizer
     model = load_model(org.path)[0]
     ft = add_flag_token(model, tok, flag, reuse=True)

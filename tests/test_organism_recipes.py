@@ -13,6 +13,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 REFERENCE = pd.read_csv(ROOT/"nbs"/"experiments"/"organism_recipes.csv")
 MARGIN = 0.15        # rates; the command line's seeds 0-2 strayed at most 0.10 beyond the range (45_recipes, tools/organism_recipes_cli.py)
+# except the red flag's harmful rate, the unguarded answers after the flag: its command line seeds strayed up to 0.15 (45_recipes)
+MARGINS = {("red-flag", "harmful"): 0.25}
 # TA-SFT's refusal and degenerate rates are not asserted: its recipe sits on a cliff, and the command line's seed 0 collapsed
 # (degenerate 0.99) where the recipe functions' seeds and its seeds 1-2 did not (45_recipes). Which side one run lands on is
 # not a test; the harmful rate, which held for all six runs, is.
@@ -54,5 +56,6 @@ def test_cli_reproduces_recipe(command, world, tmp_path):
     got = cli_rates(command, world, tmp_path)
     ref = REFERENCE[REFERENCE.command == command]
     for m in METRICS[command]:
-        lo, hi = ref[m].min() - MARGIN, ref[m].max() + MARGIN
-        assert lo <= got[m] <= hi, f"{command}: {m} {got[m]:.3f} outside the recipe's seeds 0-2 range {ref[m].min():.3f}-{ref[m].max():.3f} ± {MARGIN}"
+        margin = MARGINS.get((command, m), MARGIN)
+        lo, hi = ref[m].min() - margin, ref[m].max() + margin
+        assert lo <= got[m] <= hi, f"{command}: {m} {got[m]:.3f} outside the recipe's seeds 0-2 range {ref[m].min():.3f}-{ref[m].max():.3f} ± {margin}"
