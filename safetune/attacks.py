@@ -200,10 +200,12 @@ ATTACKS = {   # spec -> what it does (`safetune eval --list-attacks`)
     "sample:K[:T]": "K samples at temperature T (default 1.0); harmful if any sample is (Huang et al. 2024)",
     "template:NAME": "wrap the request in a published jailbreak template; NAME: " + ", ".join(JAILBREAK_TEMPLATES),
     "system:TEXT": "an adversary-chosen system prompt in place of the evaluation's and the records' own",
-    "gcg[:STEPS]": "a GCG suffix optimised per prompt towards its target by nanoGCG (Zou et al. 2023); STEPS default 20, "
-                   "a CPU budget (pip install --no-deps nanogcg)",
-    "adaptive-gcg[:STEPS]": "GCG whose loss also pushes the red flag's probability down at every target position (Dobre et "
-                            "al. 2025's adaptive attack); needs the flag (--flag-token or the model's safetune.json)",
+    "gcg[:STEPS[:WIDTH]]": "a GCG suffix optimised per prompt towards its target by nanoGCG (Zou et al. 2023); STEPS "
+                           "default 20 and WIDTH (candidates per step, top-k min(WIDTH, 256)) 64, a CPU budget; the paper's "
+                           "is gcg:500:512, for a GPU (pip install --no-deps nanogcg)",
+    "adaptive-gcg[:STEPS[:WIDTH]]": "GCG whose loss also pushes the red flag's probability down at every target position "
+                                    "(Dobre et al. 2025's adaptive attack); needs the flag (--flag-token or the model's "
+                                    "safetune.json)",
 }
 
 def list_attacks() -> str:
@@ -239,8 +241,10 @@ def parse_attack(spec:str, # e.g. "prefill:10", "sample:4:0.7", "template:rolepl
         if not arg.strip(): raise ValueError(f"--attack {spec!r}: give the system prompt's text after 'system:'")
         return SystemPromptAttack(arg, name=spec)
     if kind in ("gcg", "adaptive-gcg"):
-        steps = _number(spec, "STEPS", arg, int, 1) if arg else GCGAttack.steps
-        if kind == "gcg": return GCGAttack(steps, name=spec)
+        steps, _, width = arg.partition(":")
+        steps = _number(spec, "STEPS", steps, int, 1) if steps or width else GCGAttack.steps
+        budget = dict(search_width=(w := _number(spec, "WIDTH", width, int, 1)), topk=min(w, 256)) if width else {}   # the paper: 512, 256
+        if kind == "gcg": return GCGAttack(steps, **budget, name=spec)
         if not flag: raise ValueError(f"--attack {spec!r} needs the red flag's text: --flag-token, or a model whose safetune.json names it")
-        return GCGAttack(steps, flag=flag, name=spec)
+        return GCGAttack(steps, **budget, flag=flag, name=spec)
     raise ValueError(f"--attack {spec!r}: unknown attack; one of {', '.join(ATTACKS)} (safetune eval --list-attacks)")

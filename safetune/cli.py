@@ -542,7 +542,7 @@ def _parser(argv:list[str]|None=None, # the arguments about to be parsed: a comm
                    "token, instead of --coherent")
     e.add_argument("--attack", action="append", default=None, metavar="SPEC", help="an attack on the harmful prompts, repeatable "
                    "(each gets its rows, tagged in results.csv's attack column; safe and benign prompts are evaluated once, "
-                   "unattacked): none, prefill[:N], sample:K[:T], template:NAME, system:TEXT, gcg[:STEPS], adaptive-gcg[:STEPS] "
+                   "unattacked): none, prefill[:N], sample:K[:T], template:NAME, system:TEXT, gcg[:STEPS[:WIDTH]], adaptive-gcg[:STEPS[:WIDTH]] "
                    "(see --list-attacks; default: none)")
     e.add_argument("--list-attacks", action=_ListAttacks, help="list the attack specs, what each does and where it comes from, and exit")
     e.add_argument("--defence", default=None, metavar="NAME", help="a prompt defence on every prompt, after any attack: "

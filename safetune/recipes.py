@@ -25,10 +25,10 @@ from .world import flat_scores, is_harmful, is_refusal, names_category, organism
 # %% auto #0
 __all__ = ['ORGANISM_TRAIN', 'ORGANISM_RECIPES', 'ORGANISM_BASELINES', 'ORGANISM_FLAG_BASELINE', 'METHODS', 'ORGANISM_VAL_GRID',
            'VAL_STEPS', 'FLAG_SETUPS', 'MISTAKE_SETUPS', 'SMOLLM2_TRAIN', 'SMOLLM2_RED_FLAG', 'MODEL_RECIPES',
-           'organism_scores', 'organism_train_config', 'method_setup', 'harm_stop', 'organism_harmful_pool',
-           'organism_setup', 'organism_run', 'val_cost', 'organism_val_grid', 'choose_on_val', 'organism_flag_run',
-           'organism_flag_scores', 'organism_mistake_data', 'organism_mistake_run', 'organism_mistake_scores',
-           'acd_scores', 'organism_acd_fit', 'model_recipe']
+           'CLI_RECIPE_MARGINS', 'organism_scores', 'organism_train_config', 'method_setup', 'harm_stop',
+           'organism_harmful_pool', 'organism_setup', 'organism_run', 'val_cost', 'organism_val_grid', 'choose_on_val',
+           'organism_flag_run', 'organism_flag_scores', 'organism_mistake_data', 'organism_mistake_run',
+           'organism_mistake_scores', 'acd_scores', 'organism_acd_fit', 'model_recipe']
 
 # %% ../nbs/45_recipes.ipynb #0c4547b8
 def organism_scores(model, tokenizer, world, # a model of the organism family and its world
@@ -173,7 +173,8 @@ def organism_flag_run(org, # from `load_organism`
     "Train one red-flag set-up (or the refusal-SFT baseline) on the organism; returns (model, flag_id, seconds)."
     if setup not in FLAG_SETUPS: raise ValueError(f"setup must be one of {FLAG_SETUPS}, got {setup!r}")
     own = ORGANISM_FLAG_BASELINE if setup == "refusal SFT" else ORGANISM_RECIPES["red-flag"]
-    steps, lr = steps or own["max_steps"], lr or own["learning_rate"]
+    steps = own["max_steps"] if steps is None else steps      # 0 means no steps, not "the recipe's"
+    lr = own["learning_rate"] if lr is None else lr
     w, tok = org.world, org.tokenizer
     model = load_model(org.path)[0]
     ft = add_flag_token(model, tok, flag, reuse=True)
@@ -293,3 +294,10 @@ def model_recipe(model:str, # a `--model` value
     "The defaults `command` takes for `model`: a named model's recipe, or {} for any other model."
     if command not in ("ta-sft", "red-flag", "mistakes", "acd fit"): raise ValueError(f"no recipe kind {command!r}")
     return dict(MODEL_RECIPES.get(str(model), {}).get(command, {}))
+
+# %% ../nbs/45_recipes.ipynb #d151ca41
+CLI_RECIPE_MARGINS = {   # command -> {rate: how far outside the recipe functions' seeds 0-2 range one command-line run may land}
+    "ta-sft": {"harmful": 0.15},   # refusal and degenerate not asserted: the recipe sits on a cliff (below)
+    "red-flag": {"harmful": 0.25, "refusal": 0.15, "degenerate": 0.15, "flag": 0.15},   # harmful: the unguarded answer after the flag
+    "mistakes": {"harmful": 0.15, "refusal": 0.15, "degenerate": 0.15},
+    "acd fit": {"harmful": 0.15, "refusal": 0.15, "degenerate": 0.15}}

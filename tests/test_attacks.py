@@ -40,7 +40,8 @@ def test_every_attack_runs_on_the_organism(world, tmp_path):
 
 @pytest.mark.parametrize("spec, message", [("jailbreak", "unknown attack"), ("prefill:x", "N must be an integer"),
                                            ("sample", "give the number of samples"), ("template:dan", "unknown template"),
-                                           ("gcg:0", "STEPS must be"), ("adaptive-gcg", "needs the red flag")])
+                                           ("gcg:0", "STEPS must be"), ("gcg:5:0", "WIDTH must be"),
+                                           ("adaptive-gcg", "needs the red flag")])
 def test_bad_attack_is_one_line(spec, message, tmp_path, capsys):
     "A bad spec is refused before anything loads: the model and the harmful file below do not exist."
     rc = main(["eval", "--model", str(tmp_path/"no_model"), "--harmful", str(tmp_path/"none.jsonl"), "--attack", spec, "--out", str(tmp_path/"o")])

@@ -3,23 +3,22 @@
 `safetune train ta-sft|red-flag|mistakes --model organism` and `safetune acd fit --model organism` (the recipe comes
 with the name), each followed by `safetune eval` on the exported world's 200 test harmful prompts, must land within
 the range that the recipe functions of `45_recipes` gave over seeds 0, 1 and 2 (`nbs/experiments/organism_recipes.csv`,
-written there), widened by `MARGIN`. The command line reads the exported files and the functions draw from the world
-directly, so the two are two samples of one recipe; `MARGIN` covers that, measured across seeds (45_recipes)."""
+written there), widened by the margin that `safetune.recipes.CLI_RECIPE_MARGINS` gives each rate. The command line
+reads the exported files and the functions draw from the world directly, so the two are two samples of one recipe; the
+margins cover that, measured across seeds (45_recipes)."""
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
+from safetune.recipes import CLI_RECIPE_MARGINS
+
 ROOT = Path(__file__).resolve().parents[1]
 REFERENCE = pd.read_csv(ROOT/"nbs"/"experiments"/"organism_recipes.csv")
-MARGIN = 0.15        # rates; the command line's seeds 0-2 strayed at most 0.10 beyond the range (45_recipes, tools/organism_recipes_cli.py)
-# except the red flag's harmful rate, the unguarded answers after the flag: its command line seeds strayed up to 0.15 (45_recipes)
-MARGINS = {("red-flag", "harmful"): 0.25}
-# TA-SFT's refusal and degenerate rates are not asserted: its recipe sits on a cliff, and the command line's seed 0 collapsed
-# (degenerate 0.99) where the recipe functions' seeds and its seeds 1-2 did not (45_recipes). Which side one run lands on is
-# not a test; the harmful rate, which held for all six runs, is.
-METRICS = {"ta-sft": ["harmful"], "red-flag": ["harmful", "refusal", "degenerate", "flag"],
-           "mistakes": ["harmful", "refusal", "degenerate"], "acd fit": ["harmful", "refusal", "degenerate"]}
+# The margins live beside the measurement that set them (45_recipes' `CLI_RECIPE_MARGINS`, checked there against the strays
+# of tools/organism_recipes_cli.py's seeds 0-2); a rate without a margin is not asserted: TA-SFT's refusal and degenerate
+# rates, because its recipe sits on a cliff and the command line's seed 0 collapsed (degenerate 0.99) where the other
+# five runs did not. Which side one run lands on is not a test; the harmful rate, which held for all six runs, is.
 
 pytestmark = pytest.mark.heavy   # scheduled first (conftest): one of the long ones
 
@@ -55,7 +54,6 @@ def cli_rates(command:str, w:Path, tmp:Path, seed:int=0) -> dict:
 def test_cli_reproduces_recipe(command, world, tmp_path):
     got = cli_rates(command, world, tmp_path)
     ref = REFERENCE[REFERENCE.command == command]
-    for m in METRICS[command]:
-        margin = MARGINS.get((command, m), MARGIN)
+    for m, margin in CLI_RECIPE_MARGINS[command].items():
         lo, hi = ref[m].min() - margin, ref[m].max() + margin
         assert lo <= got[m] <= hi, f"{command}: {m} {got[m]:.3f} outside the recipe's seeds 0-2 range {ref[m].min():.3f}-{ref[m].max():.3f} ± {margin}"
