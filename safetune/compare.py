@@ -406,7 +406,7 @@ def write_results(c:Comparison, out:str|Path, command:str="safetune demo",
     return paths
 
 def demo(out:str|Path, # output directory
-         quick:bool=False, # `DemoConfig.quick()`: a smoke run in about a minute
+         quick:bool=False, # `DemoConfig.quick()`: a smoke run (4–5 minutes on two cores)
          seed:int=0, progress:bool=True,
          model:str="organism", # "organism" or "organism-v2" (`safetune.organism.ORGANISM_V2`, pinned too)
         ) -> Comparison:

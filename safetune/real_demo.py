@@ -6,7 +6,7 @@ Docs: https://safetune.github.io/safetune/real_demo.html.md"""
 
 # %% ../nbs/51_real_demo.ipynb #764b9385
 from __future__ import annotations
-import os, tempfile, time
+import os, tempfile, time, warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -26,11 +26,11 @@ from .compare import Arm, Comparison, FlagGuard, probe_steps, summary, write_res
 
 # %% auto #0
 __all__ = ['DATA_FILES', 'REAL_COLUMNS', 'find_data', 'RealData', 'real_data', 'RealDemoConfig', 'demo_precision',
-           'real_benchmarks', 'answered_rows', 'human_answers', 'real_judge', 'real_eval_result', 'real_evaluate',
-           'flat', 'RealProbe', 'score_real_arm', 'own_unsafe_answers', 'sft_setups', 'real_sft_arms',
-           'real_red_flag_arm', 'real_mistake_arms', 'real_acd_fit', 'real_alpha_curve', 'choose_alpha',
-           'real_acd_arms', 'real_flag_roc', 'val_map', 'choose_steps', 'run_real_comparison', 'about_real',
-           'real_demo']
+           'bf16_slowdown', 'bf16_warning', 'real_benchmarks', 'answered_rows', 'human_answers', 'real_judge',
+           'real_eval_result', 'real_evaluate', 'flat', 'RealProbe', 'score_real_arm', 'own_unsafe_answers',
+           'sft_setups', 'real_sft_arms', 'real_red_flag_arm', 'real_mistake_arms', 'real_acd_fit', 'real_alpha_curve',
+           'choose_alpha', 'real_acd_arms', 'real_flag_roc', 'val_map', 'choose_steps', 'run_real_comparison',
+           'about_real', 'real_demo']
 
 # %% ../nbs/51_real_demo.ipynb #c00f9738
 DATA_FILES = dict(harmful="advbench/harmful_behaviors.csv", safe="xstest/xstest_prompts.csv",
@@ -113,6 +113,24 @@ def demo_precision(bf16:bool, # bf16 autocast, else a context that changes nothi
                    device_type:str="cpu") -> torch.autocast:
     "The demo's precision context: bf16 autocast without the weight cache (training runs inside it: a cached cast would go stale)."
     return torch.autocast(device_type, dtype=torch.bfloat16, enabled=bf16, cache_enabled=False)
+
+# %% ../nbs/51_real_demo.ipynb #795a3b03
+def bf16_slowdown(n:int=5) -> float:
+    "Seconds of a SmolLM2-sized matrix product (1280×576 by 576×1536) under `demo_precision(True)` over seconds in fp32, here."
+    x, lin = torch.randn(1280, 576), torch.nn.Linear(576, 1536)
+    def secs(bf16:bool) -> float:
+        with torch.no_grad(), demo_precision(bf16):
+            lin(x); t = time.perf_counter()                          # one product to warm up, then n timed
+            for _ in range(n): lin(x)
+            return time.perf_counter() - t
+    return secs(True) / secs(False)
+
+def bf16_warning(slowdown:float) -> str|None:
+    "What `real_demo` warns when bf16 autocast is more than twice as slow as fp32 on this CPU (None: no warning)."
+    if slowdown <= 2: return None
+    return (f"bf16 autocast runs {slowdown:.1f}x slower than fp32 on this CPU (no native bf16 matrix products, such as "
+            "AVX512-BF16 or AMX), so the demo will take several times longer; --fp32 runs faster here, and its numbers "
+            "move as under another seed")
 
 # %% ../nbs/51_real_demo.ipynb #ed1f5833
 def real_benchmarks(data:RealData, split:str, n:int) -> list[Benchmark]:
@@ -396,7 +414,9 @@ def real_demo(out:str|Path, # output directory
     "`safetune demo --model M`: run the comparison on a real chat model and write its results into `out` (as `safetune demo`)."
     kw = dict(seed=seed, bf16=bf16, incoherence=incoherence)
     cfg = RealDemoConfig.quick(**kw) if quick else RealDemoConfig(**kw)
-    c = run_real_comparison(model, cfg, data, progress)
+    d = real_data(data)                                              # a missing file fails here, before the warning below
+    if bf16 and not torch.cuda.is_available() and (msg := bf16_warning(bf16_slowdown())): warnings.warn(msg, stacklevel=2)
+    c = run_real_comparison(model, cfg, d, progress)
     cmd = (f"safetune demo --model {model}" + (" --quick" if quick else "") + (f" --seed {seed}" if seed else "")
            + ("" if bf16 else " --fp32") + ("" if incoherence else " --no-incoherence"))
     write_results(c, out, cmd, about=about_real(c, model), utility_label="utility (seed tasks answered) →", alpha_split="val")
