@@ -128,9 +128,8 @@ def bf16_slowdown(n:int=5) -> float:
 def bf16_warning(slowdown:float) -> str|None:
     "What `real_demo` warns when bf16 autocast is more than twice as slow as fp32 on this CPU (None: no warning)."
     if slowdown <= 2: return None
-    return (f"bf16 autocast runs {slowdown:.1f}x slower than fp32 on this CPU (no native bf16 matrix products, such as "
-            "AVX512-BF16 or AMX), so the demo will take several times longer; --fp32 runs faster here, and its numbers "
-            "move as under another seed")
+    return (f"bf16 autocast runs matrix products {slowdown:.1f}x slower than fp32 on this CPU (no native bf16, such as "
+            "AVX512-BF16 or AMX); --fp32 runs the demo faster here, and its numbers move as under another seed")
 
 # %% ../nbs/51_real_demo.ipynb #ed1f5833
 def real_benchmarks(data:RealData, split:str, n:int) -> list[Benchmark]:
